@@ -1,0 +1,20 @@
+//! Tern's `no_std` core.
+//!
+//! Layers, lowest first (a lower layer never imports a higher one):
+//! - [`xdr`]: the RFC 4506 codec (zero-copy decode, bounded lengths, encode into `&mut [u8]`);
+//! - [`rpc`]: ONC RPC v2 (RFC 5531) messages, record marking, the sans-IO server dispatcher and
+//!   client, and the portmapper (RFC 1833) program.
+//!
+//! Invariants of the whole crate: no heap allocation, no `unsafe`, no IO and no clock (time is
+//! always an argument: [`time::Instant`]), and no panic on input from a peer: every decoder
+//! returns an error for bytes it does not accept.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod rpc;
+pub mod time;
+pub mod xdr;

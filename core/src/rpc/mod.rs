@@ -1,0 +1,2 @@
+//! ONC RPC v2 (RFC 5531).
+//! (being written)
