@@ -335,7 +335,7 @@ macro_rules! xdr_enum {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name {
-            $($(#[$vm])* $var,)+
+            $(#[doc = concat!("`", stringify!($var), "` = ", stringify!($val), ".")] $(#[$vm])* $var,)+
             /// A value this implementation does not know, kept as it was on the wire.
             Unknown(i32),
         }

@@ -40,6 +40,9 @@ impl<'a, const N: usize> Decode<'a> for FixedOpaque<'a, N> {
 pub struct Opaque<'a, const MAX: u32>(&'a [u8]);
 
 impl<'a, const MAX: u32> Opaque<'a, MAX> {
+    /// No bytes.
+    pub const EMPTY: Self = Opaque(&[]);
+
     /// Wraps `bytes`; fails when they are longer than `MAX`.
     pub fn new(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() as u64 > u64::from(MAX) {
