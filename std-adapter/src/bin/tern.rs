@@ -1,0 +1,284 @@
+//! The `tern` command.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tern_core::rpc::portmap::{self, IPPROTO_TCP, IPPROTO_UDP};
+use tern_std::client::{RpcClient, RpcError};
+
+/// Tern: a stateless network file system and process migration, for boards and hosts.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the portmapper (RPC program 100000 version 2) over TCP and UDP.
+    Portmap {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        listen: IpAddr,
+        /// Port to listen on.
+        #[arg(long, default_value_t = portmap::PORT)]
+        port: u16,
+    },
+    /// Query a portmapper or ping an RPC program.
+    Rpcinfo {
+        #[command(subcommand)]
+        what: Rpcinfo,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Proto {
+    Tcp,
+    Udp,
+}
+
+#[derive(Subcommand)]
+enum Rpcinfo {
+    /// List a portmapper's registrations (DUMP).
+    Dump {
+        /// HOST or HOST:PORT of the portmapper (port 111 by default).
+        server: String,
+        /// Transport for the query.
+        #[arg(long, value_enum, default_value = "tcp")]
+        proto: Proto,
+    },
+    /// Ask a portmapper for a program's port (GETPORT).
+    Getport {
+        /// HOST or HOST:PORT of the portmapper.
+        server: String,
+        /// Program number.
+        prog: u32,
+        /// Program version.
+        vers: u32,
+        /// Protocol of the registration looked up.
+        #[arg(long, value_enum, default_value = "tcp")]
+        proto: Proto,
+    },
+    /// Register a program with a portmapper (SET; the portmapper must be on this host).
+    Set {
+        /// HOST or HOST:PORT of the portmapper.
+        server: String,
+        /// Program number.
+        prog: u32,
+        /// Program version.
+        vers: u32,
+        /// Protocol registered.
+        #[arg(value_enum)]
+        proto: Proto,
+        /// Port registered.
+        port: u16,
+    },
+    /// Unregister a program version (UNSET).
+    Unset {
+        /// HOST or HOST:PORT of the portmapper.
+        server: String,
+        /// Program number.
+        prog: u32,
+        /// Program version.
+        vers: u32,
+    },
+    /// Call procedure 0 (NULL) of a program at HOST:PORT.
+    Ping {
+        /// HOST:PORT of the program.
+        server: String,
+        /// Program number.
+        prog: u32,
+        /// Program version.
+        vers: u32,
+        /// Transport.
+        #[arg(long, value_enum, default_value = "tcp")]
+        proto: Proto,
+    },
+}
+
+/// A failure, with the exit code that tells its kind.
+struct Failure {
+    code: u8,
+    msg: String,
+}
+
+impl From<RpcError> for Failure {
+    fn from(e: RpcError) -> Self {
+        let code = match &e {
+            RpcError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => 4,
+            RpcError::Io(_) | RpcError::Timeout | RpcError::Closed => 4,
+            RpcError::Refused(_) => 5,
+            _ => 6,
+        };
+        Failure {
+            code,
+            msg: e.to_string(),
+        }
+    }
+}
+
+fn fail(code: u8, msg: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        msg: msg.into(),
+    }
+}
+
+fn resolve(server: &str, default_port: Option<u16>) -> Result<SocketAddr, Failure> {
+    let with_port = match (server.parse::<IpAddr>(), default_port) {
+        (Ok(ip), Some(p)) => return Ok(SocketAddr::new(ip, p)),
+        _ if server
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+        {
+            server.to_string()
+        }
+        (_, Some(p)) => format!("{server}:{p}"),
+        (_, None) => return Err(fail(2, format!("{server}: give HOST:PORT"))),
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| fail(4, format!("{server}: {e}")))?
+        .next()
+        .ok_or_else(|| fail(4, format!("{server}: no address")))
+}
+
+fn connect(addr: SocketAddr, proto: Proto) -> Result<RpcClient, Failure> {
+    let c = match proto {
+        Proto::Tcp => RpcClient::tcp(addr, Duration::from_secs(10)),
+        Proto::Udp => RpcClient::udp(addr),
+    };
+    c.map_err(|e| fail(4, format!("{addr}: {e}")))
+}
+
+fn prot_num(p: Proto) -> u32 {
+    match p {
+        Proto::Tcp => IPPROTO_TCP,
+        Proto::Udp => IPPROTO_UDP,
+    }
+}
+
+fn prot_name(p: u32) -> String {
+    match p {
+        IPPROTO_TCP => "tcp".into(),
+        IPPROTO_UDP => "udp".into(),
+        other => other.to_string(),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.cmd {
+        Cmd::Portmap { listen, port } => {
+            let addr = SocketAddr::new(listen, port);
+            let pm = tern_std::portmap::serve(addr).map_err(|e| {
+                let code = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    3
+                } else {
+                    1
+                };
+                fail(code, format!("cannot serve the portmapper on {addr}: {e}"))
+            })?;
+            tracing::info!(tcp = ?pm.handle.tcp_addr(), udp = ?pm.handle.udp_addr(), "portmapper serving");
+            let sig =
+                tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
+            tracing::info!("signal {sig}: shutting down");
+            pm.handle.shutdown();
+            Ok(())
+        }
+        Cmd::Rpcinfo { what } => rpcinfo(what),
+    }
+}
+
+fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
+    match what {
+        Rpcinfo::Dump { server, proto } => {
+            let mut c = connect(resolve(&server, Some(portmap::PORT))?, proto)?;
+            println!("   program vers proto   port");
+            for m in tern_std::portmap::dump(&mut c)? {
+                println!(
+                    "{:>10} {:>4} {:>5} {:>6}",
+                    m.prog,
+                    m.vers,
+                    prot_name(m.prot),
+                    m.port
+                );
+            }
+        }
+        Rpcinfo::Getport {
+            server,
+            prog,
+            vers,
+            proto,
+        } => {
+            let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
+            let port = tern_std::portmap::getport(&mut c, prog, vers, prot_num(proto))?;
+            if port == 0 {
+                return Err(fail(
+                    7,
+                    format!("program {prog} version {vers} is not registered"),
+                ));
+            }
+            println!("{port}");
+        }
+        Rpcinfo::Set {
+            server,
+            prog,
+            vers,
+            proto,
+            port,
+        } => {
+            let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
+            let m = portmap::Mapping {
+                prog,
+                vers,
+                prot: prot_num(proto),
+                port: u32::from(port),
+            };
+            if !tern_std::portmap::set(&mut c, m)? {
+                return Err(fail(7, "the portmapper refused the registration"));
+            }
+        }
+        Rpcinfo::Unset { server, prog, vers } => {
+            let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
+            if !tern_std::portmap::unset(&mut c, prog, vers)? {
+                return Err(fail(
+                    7,
+                    format!("program {prog} version {vers} was not registered"),
+                ));
+            }
+        }
+        Rpcinfo::Ping {
+            server,
+            prog,
+            vers,
+            proto,
+        } => {
+            let mut c = connect(resolve(&server, None)?, proto)?;
+            c.null(prog, vers)?;
+            println!("program {prog} version {vers} ready and waiting");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("tern: {}", f.msg);
+            ExitCode::from(f.code)
+        }
+    }
+}

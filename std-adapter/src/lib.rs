@@ -1,0 +1,20 @@
+//! Tern on Linux hosts: thin std drivers around `tern-core`'s sans-IO machines.
+//!
+//! - [`server`]: TCP (record marking) and UDP servers that drive a core
+//!   [`Dispatcher`](tern_core::rpc::Dispatcher), one thread per connection with a cap on
+//!   connections and fixed per-connection buffers, so memory stays bounded and a slow or
+//!   hostile client only ever holds up its own thread.
+//! - [`client`]: a blocking RPC client over TCP or UDP driving the core
+//!   [`Client`](tern_core::rpc::client::Client).
+//! - [`portmap`]: portmapper registration and queries from a host.
+//! - [`signals`]: SIGINT/SIGTERM for clean shutdown.
+//!
+//! This crate owns every OS interaction; the core stays free of IO and clocks.
+
+pub mod client;
+pub mod portmap;
+pub mod server;
+pub mod signals;
+
+pub use client::{RpcClient, RpcError};
+pub use server::{Server, ServerConfig, ServerHandle};
