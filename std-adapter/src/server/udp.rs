@@ -41,10 +41,10 @@ pub(super) fn serve<T: ProgramTable>(
             transport: Transport::Udp,
         };
         let out = lock(&dispatcher).handle(peer, &req[..n], &mut reply);
-        if let Dispatch::Reply(len) = out {
-            if let Err(e) = sock.send_to(&reply[..len], from) {
-                tracing::debug!("udp reply to {from}: {e}");
-            }
+        if let Dispatch::Reply(len) = out
+            && let Err(e) = sock.send_to(&reply[..len], from)
+        {
+            tracing::debug!("udp reply to {from}: {e}");
         }
     }
 }
