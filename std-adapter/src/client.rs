@@ -39,14 +39,8 @@ pub enum RpcError {
 }
 
 enum Link {
-    Tcp {
-        stream: TcpStream,
-        records: RecordReader<Vec<u8>>,
-    },
-    Udp {
-        sock: UdpSocket,
-        buf: Vec<u8>,
-    },
+    Tcp { stream: TcpStream, records: RecordReader<Vec<u8>> },
+    Udp { sock: UdpSocket, buf: Vec<u8> },
 }
 
 /// AUTH_SYS parameters owned by the client.
@@ -77,9 +71,7 @@ pub struct RpcClient {
 const DEFAULT_MAX_REPLY: usize = 2 * 1024 * 1024;
 
 fn xid_seed() -> u32 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     (t.as_nanos() as u32) ^ std::process::id().rotate_left(16)
 }
 
@@ -88,34 +80,18 @@ impl RpcClient {
     pub fn tcp(server: SocketAddr, timeout: Duration) -> io::Result<Self> {
         let stream = TcpStream::connect_timeout(&server, timeout)?;
         stream.set_nodelay(true)?;
-        let cfg = ClientConfig {
-            timeout: to_core(timeout),
-            max_timeout: to_core(timeout),
-            retries: 0,
-        };
+        let cfg = ClientConfig { timeout: to_core(timeout), max_timeout: to_core(timeout), retries: 0 };
         let records = RecordReader::new(vec![0u8; DEFAULT_MAX_REPLY]);
         Ok(Self::with_link(Link::Tcp { stream, records }, cfg, server))
     }
 
     /// Talks to `server` over UDP with the core's default retransmission schedule.
     pub fn udp(server: SocketAddr) -> io::Result<Self> {
-        let local: SocketAddr = if server.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        }
-        .parse()
-        .map_err(io::Error::other)?;
+        let local: SocketAddr =
+            if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(io::Error::other)?;
         let sock = UdpSocket::bind(local)?;
         sock.connect(server)?;
-        Ok(Self::with_link(
-            Link::Udp {
-                sock,
-                buf: vec![0u8; 65_536],
-            },
-            ClientConfig::datagram(),
-            server,
-        ))
+        Ok(Self::with_link(Link::Udp { sock, buf: vec![0u8; 65_536] }, ClientConfig::datagram(), server))
     }
 
     fn with_link(link: Link, cfg: ClientConfig, server: SocketAddr) -> Self {
@@ -153,9 +129,7 @@ impl RpcClient {
     }
 
     fn now(&self) -> time::Instant {
-        time::Instant::from_micros(
-            u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX),
-        )
+        time::Instant::from_micros(u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 
     /// Calls procedure `proc_` of `prog` version `vers`; returns the result bytes.
@@ -184,9 +158,7 @@ impl RpcClient {
             }
         };
         let now = self.now();
-        let (xid, len) = self
-            .core
-            .call(now, prog, vers, proc_, &cred, args, &mut self.request)?;
+        let (xid, len) = self.core.call(now, prog, vers, proc_, &cred, args, &mut self.request)?;
         self.send(len)?;
         let out = self.wait(xid, len);
         self.core.cancel(xid);
@@ -222,9 +194,7 @@ impl RpcClient {
                     Link::Udp { buf, .. } => &buf[..n],
                 };
                 let out = match self.core.handle_reply(msg) {
-                    Ok(r) if r.xid == xid => {
-                        Some(r.result.map(<[u8]>::to_vec).map_err(RpcError::Refused))
-                    }
+                    Ok(r) if r.xid == xid => Some(r.result.map(<[u8]>::to_vec).map_err(RpcError::Refused)),
                     Ok(_) | Err(ClientError::UnknownXid(_)) => None,
                     Err(e) => {
                         tracing::debug!("ignoring a message from {}: {e}", self.server);
@@ -299,10 +269,7 @@ impl RpcClient {
 }
 
 fn timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 fn to_core(d: Duration) -> time::Duration {

@@ -18,17 +18,7 @@ pub const CAPACITY: usize = 1024;
 
 /// The port of `prog` version `vers` on `prot` (0: not registered).
 pub fn getport(c: &mut RpcClient, prog: u32, vers: u32, prot: u32) -> Result<u32, RpcError> {
-    let res = c.call(
-        PROGRAM,
-        VERSION,
-        procs::GETPORT,
-        &Mapping {
-            prog,
-            vers,
-            prot,
-            port: 0,
-        },
-    )?;
+    let res = c.call(PROGRAM, VERSION, procs::GETPORT, &Mapping { prog, vers, prot, port: 0 })?;
     Ok(xdr::decode_exact(&res)?)
 }
 
@@ -41,56 +31,26 @@ pub fn dump(c: &mut RpcClient) -> Result<Vec<Mapping>, RpcError> {
 
 /// Registers a mapping; false when the portmapper refused it.
 pub fn set(c: &mut RpcClient, m: Mapping) -> Result<bool, RpcError> {
-    Ok(xdr::decode_exact(&c.call(
-        PROGRAM,
-        VERSION,
-        procs::SET,
-        &m,
-    )?)?)
+    Ok(xdr::decode_exact(&c.call(PROGRAM, VERSION, procs::SET, &m)?)?)
 }
 
 /// Unregisters every protocol of a program version; false when nothing was registered.
 pub fn unset(c: &mut RpcClient, prog: u32, vers: u32) -> Result<bool, RpcError> {
-    let m = Mapping {
-        prog,
-        vers,
-        prot: 0,
-        port: 0,
-    };
-    Ok(xdr::decode_exact(&c.call(
-        PROGRAM,
-        VERSION,
-        procs::UNSET,
-        &m,
-    )?)?)
+    let m = Mapping { prog, vers, prot: 0, port: 0 };
+    Ok(xdr::decode_exact(&c.call(PROGRAM, VERSION, procs::UNSET, &m)?)?)
 }
 
 /// Registers `prog` version `vers` on the given ports with the portmapper at `pmap`
 /// (normally 127.0.0.1:111), replacing an older registration of the same version.
-pub fn register(
-    pmap: SocketAddr,
-    prog: u32,
-    vers: u32,
-    tcp: Option<u16>,
-    udp: Option<u16>,
-) -> Result<(), RpcError> {
+pub fn register(pmap: SocketAddr, prog: u32, vers: u32, tcp: Option<u16>, udp: Option<u16>) -> Result<(), RpcError> {
     let mut c = RpcClient::udp(pmap)?;
     unset(&mut c, prog, vers)?;
-    for (prot, port) in [(IPPROTO_TCP, tcp), (IPPROTO_UDP, udp)] {
-        if let Some(port) = port {
-            if !set(
-                &mut c,
-                Mapping {
-                    prog,
-                    vers,
-                    prot,
-                    port: u32::from(port),
-                },
-            )? {
-                return Err(RpcError::Io(io::Error::other(format!(
-                    "the portmapper at {pmap} refused to register program {prog} version {vers}"
-                ))));
-            }
+    let ports = [(IPPROTO_TCP, tcp), (IPPROTO_UDP, udp)];
+    for (prot, port) in ports.into_iter().filter_map(|(prot, port)| Some((prot, port?))) {
+        if !set(&mut c, Mapping { prog, vers, prot, port: u32::from(port) })? {
+            return Err(RpcError::Io(io::Error::other(format!(
+                "the portmapper at {pmap} refused to register program {prog} version {vers}"
+            ))));
         }
     }
     Ok(())
@@ -112,10 +72,7 @@ pub fn serve(addr: SocketAddr) -> io::Result<PortmapServer> {
     udp_addr.set_port(tcp.local_addr()?.port());
     let udp = UdpSocket::bind(udp_addr)?;
     let port = tcp.local_addr()?.port();
-    let server = Server::new(
-        Portmapper::<CAPACITY>::new(port, SetPolicy::LoopbackOnly),
-        ServerConfig::default(),
-    );
+    let server = Server::new(Portmapper::<CAPACITY>::new(port, SetPolicy::LoopbackOnly), ServerConfig::default());
     let handle = server.spawn(Some(tcp), Some(udp))?;
     Ok(PortmapServer { handle, server })
 }

@@ -39,10 +39,7 @@ pub struct OpaqueAuth<'a> {
 
 impl OpaqueAuth<'_> {
     /// AUTH_NONE with an empty body.
-    pub const NONE: OpaqueAuth<'static> = OpaqueAuth {
-        flavor: AuthFlavor::None,
-        body: Opaque::EMPTY,
-    };
+    pub const NONE: OpaqueAuth<'static> = OpaqueAuth { flavor: AuthFlavor::None, body: Opaque::EMPTY };
 }
 
 impl Encode for OpaqueAuth<'_> {
@@ -57,10 +54,7 @@ impl Encode for OpaqueAuth<'_> {
 
 impl<'a> Decode<'a> for OpaqueAuth<'a> {
     fn decode(r: &mut Reader<'a>) -> xdr::Result<Self> {
-        Ok(OpaqueAuth {
-            flavor: r.read()?,
-            body: r.read()?,
-        })
+        Ok(OpaqueAuth { flavor: r.read()?, body: r.read()? })
     }
 }
 
@@ -80,9 +74,7 @@ impl Gids<'_> {
             Gids::Wire(l) => (Some(l.iter()), None),
             Gids::Slice(s) => (None, Some(s.iter().copied())),
         };
-        wire.into_iter()
-            .flatten()
-            .chain(slice.into_iter().flatten())
+        wire.into_iter().flatten().chain(slice.into_iter().flatten())
     }
 
     /// Number of groups.
@@ -158,9 +150,9 @@ impl<'a> Credential<'a> {
     pub fn from_opaque(auth: &OpaqueAuth<'a>) -> Result<Self, AuthStat> {
         match auth.flavor {
             AuthFlavor::None => Ok(Credential::None),
-            AuthFlavor::Sys => xdr::decode_exact(auth.body.as_bytes())
-                .map(Credential::Sys)
-                .map_err(|_| AuthStat::BadCred),
+            AuthFlavor::Sys => {
+                xdr::decode_exact(auth.body.as_bytes()).map(Credential::Sys).map_err(|_| AuthStat::BadCred)
+            }
             _ => Err(AuthStat::BadCred),
         }
     }
@@ -168,16 +160,10 @@ impl<'a> Credential<'a> {
     /// Encodes the credential as an `opaque_auth` into `scratch`, which must hold its body.
     pub fn to_opaque<'s>(&self, scratch: &'s mut [u8]) -> xdr::Result<OpaqueAuth<'s>> {
         match self {
-            Credential::None => Ok(OpaqueAuth {
-                flavor: AuthFlavor::None,
-                body: Opaque::EMPTY,
-            }),
+            Credential::None => Ok(OpaqueAuth { flavor: AuthFlavor::None, body: Opaque::EMPTY }),
             Credential::Sys(sys) => {
                 let n = xdr::encode_to(sys, scratch)?;
-                Ok(OpaqueAuth {
-                    flavor: AuthFlavor::Sys,
-                    body: Opaque::new(&scratch[..n])?,
-                })
+                Ok(OpaqueAuth { flavor: AuthFlavor::Sys, body: Opaque::new(&scratch[..n])? })
             }
         }
     }
@@ -187,8 +173,7 @@ impl<'a> Credential<'a> {
         match self {
             Credential::None => w.write(&OpaqueAuth::NONE),
             Credential::Sys(sys) => {
-                let len =
-                    u32::try_from(sys.encoded_len()).map_err(|_| xdr::Error::LengthExceeded)?;
+                let len = u32::try_from(sys.encoded_len()).map_err(|_| xdr::Error::LengthExceeded)?;
                 if len > MAX_AUTH_BYTES {
                     return Err(xdr::Error::LengthExceeded);
                 }
@@ -245,35 +230,18 @@ mod tests {
     fn auth_sys_bounds() {
         // 17 groups.
         let gids = [0u32; 17];
-        let sys = AuthSys {
-            stamp: 0,
-            machine_name: XdrStr::new("h").unwrap(),
-            uid: 0,
-            gid: 0,
-            gids: Gids::Slice(&gids),
-        };
+        let sys =
+            AuthSys { stamp: 0, machine_name: XdrStr::new("h").unwrap(), uid: 0, gid: 0, gids: Gids::Slice(&gids) };
         let mut buf = [0u8; 128];
-        assert_eq!(
-            xdr::encode_to(&sys, &mut buf),
-            Err(xdr::Error::LengthExceeded)
-        );
+        assert_eq!(xdr::encode_to(&sys, &mut buf), Err(xdr::Error::LengthExceeded));
         let mut wire = [0u8; 12 + 8 + 4 + 17 * 4];
         wire[4..8].copy_from_slice(&1u32.to_be_bytes());
         wire[8] = b'h';
         wire[20..24].copy_from_slice(&17u32.to_be_bytes());
-        assert_eq!(
-            xdr::decode_exact::<AuthSys<'_>>(&wire),
-            Err(xdr::Error::LengthExceeded)
-        );
-        let oa = OpaqueAuth {
-            flavor: AuthFlavor::Sys,
-            body: Opaque::new(&wire).unwrap(),
-        };
+        assert_eq!(xdr::decode_exact::<AuthSys<'_>>(&wire), Err(xdr::Error::LengthExceeded));
+        let oa = OpaqueAuth { flavor: AuthFlavor::Sys, body: Opaque::new(&wire).unwrap() };
         assert_eq!(Credential::from_opaque(&oa), Err(AuthStat::BadCred));
-        let oa = OpaqueAuth {
-            flavor: AuthFlavor::Dh,
-            body: Opaque::EMPTY,
-        };
+        let oa = OpaqueAuth { flavor: AuthFlavor::Dh, body: Opaque::EMPTY };
         assert_eq!(Credential::from_opaque(&oa), Err(AuthStat::BadCred));
     }
 }

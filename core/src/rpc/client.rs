@@ -31,20 +31,12 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Datagram defaults: 500 ms, doubling to at most 8 s, 6 retransmissions (about 30 s).
     pub const fn datagram() -> Self {
-        ClientConfig {
-            timeout: Duration::from_millis(500),
-            max_timeout: Duration::from_secs(8),
-            retries: 6,
-        }
+        ClientConfig { timeout: Duration::from_millis(500), max_timeout: Duration::from_secs(8), retries: 6 }
     }
 
     /// Stream defaults: no retransmission, 30 s to answer.
     pub const fn stream() -> Self {
-        ClientConfig {
-            timeout: Duration::from_secs(30),
-            max_timeout: Duration::from_secs(30),
-            retries: 0,
-        }
+        ClientConfig { timeout: Duration::from_secs(30), max_timeout: Duration::from_secs(30), retries: 0 }
     }
 }
 
@@ -95,9 +87,7 @@ impl core::fmt::Display for CallFailure {
                 write!(f, "program version mismatch (server has {low}..={high})")
             }
             CallFailure::Accepted(AcceptStat::ProcUnavail) => f.write_str("procedure unavailable"),
-            CallFailure::Accepted(AcceptStat::GarbageArgs) => {
-                f.write_str("server could not decode the arguments")
-            }
+            CallFailure::Accepted(AcceptStat::GarbageArgs) => f.write_str("server could not decode the arguments"),
             CallFailure::Accepted(AcceptStat::SystemErr) => f.write_str("server system error"),
             CallFailure::Accepted(AcceptStat::Success) => f.write_str("success"),
             CallFailure::Denied(RejectStat::RpcMismatch { low, high }) => {
@@ -148,11 +138,7 @@ impl<const N: usize> Client<N> {
     /// A client whose first xid is `xid_seed` (pick it at random, or from the clock, so that
     /// a restarted client does not reuse the xids of its previous life).
     pub fn new(cfg: ClientConfig, xid_seed: u32) -> Self {
-        Client {
-            cfg,
-            next_xid: xid_seed,
-            pending: Vec::new(),
-        }
+        Client { cfg, next_xid: xid_seed, pending: Vec::new() }
     }
 
     /// The settings.
@@ -193,22 +179,14 @@ impl<const N: usize> Client<N> {
         let xid = self.alloc_xid();
         let mut w = Writer::new(buf);
         let head = [xid, 0, RPC_VERSION, prog, vers, proc_];
-        head.iter()
-            .try_for_each(|v| w.put_u32(*v))
-            .map_err(ClientError::Encode)?;
+        head.iter().try_for_each(|v| w.put_u32(*v)).map_err(ClientError::Encode)?;
         cred.encode_opaque(&mut w).map_err(ClientError::Encode)?;
         w.write(&OpaqueAuth::NONE).map_err(ClientError::Encode)?;
         args.encode(&mut w).map_err(ClientError::Encode)?;
         let len = w.position();
-        let p = Pending {
-            xid,
-            deadline: now + self.cfg.timeout,
-            wait: self.cfg.timeout,
-            retries_left: self.cfg.retries,
-        };
-        self.pending
-            .push(p)
-            .map_err(|_| ClientError::TooManyCalls)?;
+        let p =
+            Pending { xid, deadline: now + self.cfg.timeout, wait: self.cfg.timeout, retries_left: self.cfg.retries };
+        self.pending.push(p).map_err(|_| ClientError::TooManyCalls)?;
         Ok((xid, len))
     }
 
@@ -261,17 +239,11 @@ impl<const N: usize> Client<N> {
             return Err(ClientError::UnknownXid(head.xid));
         }
         let result = match head.body {
-            ReplyBody::Accepted {
-                stat: AcceptStat::Success,
-                ..
-            } => Ok(results),
+            ReplyBody::Accepted { stat: AcceptStat::Success, .. } => Ok(results),
             ReplyBody::Accepted { stat, .. } => Err(CallFailure::Accepted(stat)),
             ReplyBody::Denied(why) => Err(CallFailure::Denied(why)),
         };
-        Ok(Reply {
-            xid: head.xid,
-            result,
-        })
+        Ok(Reply { xid: head.xid, result })
     }
 }
 

@@ -15,6 +15,4 @@ pub mod server;
 pub use auth::{AuthFlavor, AuthStat, AuthSys, Credential, Gids, OpaqueAuth};
 pub use msg::{AcceptStat, CallHeader, Message, RPC_VERSION, RejectStat, ReplyBody, ReplyHeader};
 pub use record::{RecordError, RecordReader};
-pub use server::{
-    CallContext, Dispatch, Dispatcher, Peer, ProcError, Program, ProgramTable, Transport,
-};
+pub use server::{CallContext, Dispatch, Dispatcher, Peer, ProcError, Program, ProgramTable, Transport};

@@ -146,21 +146,12 @@ pub struct ReplyHeader<'a> {
 impl ReplyHeader<'static> {
     /// An accepted reply with an AUTH_NONE verifier.
     pub const fn accepted(xid: u32, stat: AcceptStat) -> Self {
-        ReplyHeader {
-            xid,
-            body: ReplyBody::Accepted {
-                verf: OpaqueAuth::NONE,
-                stat,
-            },
-        }
+        ReplyHeader { xid, body: ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat } }
     }
 
     /// A denied reply.
     pub const fn denied(xid: u32, why: RejectStat) -> Self {
-        ReplyHeader {
-            xid,
-            body: ReplyBody::Denied(why),
-        }
+        ReplyHeader { xid, body: ReplyBody::Denied(why) }
     }
 }
 
@@ -168,13 +159,7 @@ impl Encode for ReplyHeader<'_> {
     fn encoded_len(&self) -> usize {
         12 + match &self.body {
             ReplyBody::Accepted { verf, stat } => {
-                verf.encoded_len()
-                    + 4
-                    + if matches!(stat, AcceptStat::ProgMismatch { .. }) {
-                        8
-                    } else {
-                        0
-                    }
+                verf.encoded_len() + 4 + if matches!(stat, AcceptStat::ProgMismatch { .. }) { 8 } else { 0 }
             }
             ReplyBody::Denied(RejectStat::RpcMismatch { .. }) => 12,
             ReplyBody::Denied(RejectStat::AuthError(_)) => 8,
@@ -233,10 +218,7 @@ impl<'a> Decode<'a> for ReplyHeader<'a> {
                 let stat = match r.read::<AcceptStatCode>()? {
                     AcceptStatCode::Success => AcceptStat::Success,
                     AcceptStatCode::ProgUnavail => AcceptStat::ProgUnavail,
-                    AcceptStatCode::ProgMismatch => AcceptStat::ProgMismatch {
-                        low: r.read()?,
-                        high: r.read()?,
-                    },
+                    AcceptStatCode::ProgMismatch => AcceptStat::ProgMismatch { low: r.read()?, high: r.read()? },
                     AcceptStatCode::ProcUnavail => AcceptStat::ProcUnavail,
                     AcceptStatCode::GarbageArgs => AcceptStat::GarbageArgs,
                     AcceptStatCode::SystemErr => AcceptStat::SystemErr,
@@ -245,10 +227,7 @@ impl<'a> Decode<'a> for ReplyHeader<'a> {
                 ReplyBody::Accepted { verf, stat }
             }
             ReplyStat::Denied => ReplyBody::Denied(match r.read::<RejectStatCode>()? {
-                RejectStatCode::RpcMismatch => RejectStat::RpcMismatch {
-                    low: r.read()?,
-                    high: r.read()?,
-                },
+                RejectStatCode::RpcMismatch => RejectStat::RpcMismatch { low: r.read()?, high: r.read()? },
                 RejectStatCode::AuthError => RejectStat::AuthError(r.read()?),
                 RejectStatCode::Unknown(_) => return Err(xdr::Error::InvalidDiscriminant),
             }),
@@ -302,11 +281,7 @@ mod tests {
 
     #[test]
     fn every_accept_and_reject_status() {
-        let acc = |code: u8| {
-            [
-                0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, code,
-            ]
-        };
+        let acc = |code: u8| [0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, code];
         roundtrip(ReplyHeader::accepted(9, AcceptStat::Success), &acc(0));
         roundtrip(ReplyHeader::accepted(9, AcceptStat::ProgUnavail), &acc(1));
         roundtrip(ReplyHeader::accepted(9, AcceptStat::ProcUnavail), &acc(3));
@@ -316,15 +291,10 @@ mod tests {
         mm[..24].copy_from_slice(&acc(2));
         mm[27] = 2;
         mm[31] = 3;
-        roundtrip(
-            ReplyHeader::accepted(9, AcceptStat::ProgMismatch { low: 2, high: 3 }),
-            &mm,
-        );
+        roundtrip(ReplyHeader::accepted(9, AcceptStat::ProgMismatch { low: 2, high: 3 }), &mm);
         roundtrip(
             ReplyHeader::denied(9, RejectStat::RpcMismatch { low: 2, high: 2 }),
-            &[
-                0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2,
-            ],
+            &[0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2],
         );
         roundtrip(
             ReplyHeader::denied(9, RejectStat::AuthError(AuthStat::TooWeak)),
@@ -340,20 +310,14 @@ mod tests {
             prog: 100000,
             vers: 2,
             proc_: 3,
-            cred: OpaqueAuth {
-                flavor: AuthFlavor::Sys,
-                body: Opaque::new(&[0; 20]).unwrap(),
-            },
+            cred: OpaqueAuth { flavor: AuthFlavor::Sys, body: Opaque::new(&[0; 20]).unwrap() },
             verf: OpaqueAuth::NONE,
         };
         let mut buf = [0u8; 96];
         let n = xdr::encode_to(&h, &mut buf).unwrap();
         buf[n..n + 4].copy_from_slice(&[1, 2, 3, 4]);
         assert_eq!(n, h.encoded_len());
-        assert_eq!(
-            Message::decode(&buf[..n + 4]),
-            Ok(Message::Call(h, &[1, 2, 3, 4]))
-        );
+        assert_eq!(Message::decode(&buf[..n + 4]), Ok(Message::Call(h, &[1, 2, 3, 4])));
         assert!(Message::decode(&buf[..n - 1]).is_err());
     }
 }

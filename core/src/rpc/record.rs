@@ -29,10 +29,7 @@ impl core::fmt::Display for RecordError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             RecordError::TooLarge { claimed, max } => {
-                write!(
-                    f,
-                    "RPC record of {claimed} bytes exceeds the maximum of {max}"
-                )
+                write!(f, "RPC record of {claimed} bytes exceeds the maximum of {max}")
             }
         }
     }
@@ -85,15 +82,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
     /// A reader whose records may be as long as `buf` is.
     pub fn new(buf: B) -> Self {
         let max = buf.as_ref().len();
-        RecordReader {
-            buf,
-            max,
-            len: 0,
-            state: State::Header {
-                hdr: [0; 4],
-                have: 0,
-            },
-        }
+        RecordReader { buf, max, len: 0, state: State::Header { hdr: [0; 4], have: 0 } }
     }
 
     /// A reader whose records may be at most `max` bytes (capped at the buffer's length).
@@ -133,29 +122,15 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
                         let frag = (v & !LAST_FRAGMENT) as usize;
                         let claimed = self.len as u64 + frag as u64;
                         if claimed > self.max as u64 {
-                            return Err(RecordError::TooLarge {
-                                claimed,
-                                max: self.max,
-                            });
+                            return Err(RecordError::TooLarge { claimed, max: self.max });
                         }
                         let last = v & LAST_FRAGMENT != 0;
-                        self.state = if frag == 0 && last {
-                            State::Complete
-                        } else {
-                            State::Body { left: frag, last }
-                        };
+                        self.state = if frag == 0 && last { State::Complete } else { State::Body { left: frag, last } };
                     }
                 }
                 State::Body { left, last } => {
                     if *left == 0 {
-                        self.state = if *last {
-                            State::Complete
-                        } else {
-                            State::Header {
-                                hdr: [0; 4],
-                                have: 0,
-                            }
-                        };
+                        self.state = if *last { State::Complete } else { State::Header { hdr: [0; 4], have: 0 } };
                         continue;
                     }
                     if input.is_empty() {
@@ -191,10 +166,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
     pub fn next_record(&mut self) {
         if matches!(self.state, State::Complete) {
             self.len = 0;
-            self.state = State::Header {
-                hdr: [0; 4],
-                have: 0,
-            };
+            self.state = State::Header { hdr: [0; 4], have: 0 };
         }
     }
 }
@@ -249,20 +221,11 @@ mod tests {
     fn huge_fragment_header_fails_at_once() {
         let mut rr = RecordReader::with_max([0u8; 64], 32);
         // A header claiming 2 GiB - 1, nothing after it.
-        assert_eq!(
-            rr.push(&[0xff, 0xff, 0xff, 0xff]),
-            Err(RecordError::TooLarge {
-                claimed: 0x7fff_ffff,
-                max: 32
-            })
-        );
+        assert_eq!(rr.push(&[0xff, 0xff, 0xff, 0xff]), Err(RecordError::TooLarge { claimed: 0x7fff_ffff, max: 32 }));
         // Several fragments that add up past the maximum.
         let mut rr = RecordReader::new([0u8; 8]);
         let s = stream(&[1u8; 12], 4);
-        assert!(matches!(
-            rr.push(&s),
-            Err(RecordError::TooLarge { claimed: 12, .. })
-        ));
+        assert!(matches!(rr.push(&s), Err(RecordError::TooLarge { claimed: 12, .. })));
     }
 
     #[test]

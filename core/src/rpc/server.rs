@@ -92,12 +92,7 @@ pub trait Program {
     fn versions(&self) -> (u32, u32);
     /// Runs procedure `ctx.proc_` (never 0) on `args` (the bytes after the call header) and
     /// writes its results into `results`. Must not panic on any `args`.
-    fn call(
-        &mut self,
-        ctx: &CallContext<'_>,
-        args: &[u8],
-        results: &mut Writer<'_>,
-    ) -> Result<(), ProcError>;
+    fn call(&mut self, ctx: &CallContext<'_>, args: &[u8], results: &mut Writer<'_>) -> Result<(), ProcError>;
 }
 
 /// The programs a dispatcher serves.
@@ -114,9 +109,7 @@ impl<P: Program> ProgramTable for P {
 
 impl ProgramTable for [&mut dyn Program] {
     fn lookup(&mut self, prog: u32) -> Option<&mut dyn Program> {
-        self.iter_mut()
-            .find(|p| p.program() == prog)
-            .map(|p| &mut **p as &mut dyn Program)
+        self.iter_mut().find(|p| p.program() == prog).map(|p| &mut **p as &mut dyn Program)
     }
 }
 
@@ -164,13 +157,7 @@ pub struct Dispatcher<T> {
 
 /// The first part of a call that could be read.
 enum Header<'a> {
-    Ok {
-        prog: u32,
-        vers: u32,
-        proc_: u32,
-        cred: Credential<'a>,
-        args: &'a [u8],
-    },
+    Ok { prog: u32, vers: u32, proc_: u32, cred: Credential<'a>, args: &'a [u8] },
     Reply(AcceptStat),
     Denied(RejectStat),
 }
@@ -180,10 +167,7 @@ fn parse_header<'a>(r: &mut Reader<'a>) -> Header<'a> {
         return Header::Reply(AcceptStat::GarbageArgs);
     };
     if rpcvers != RPC_VERSION {
-        return Header::Denied(RejectStat::RpcMismatch {
-            low: RPC_VERSION,
-            high: RPC_VERSION,
-        });
+        return Header::Denied(RejectStat::RpcMismatch { low: RPC_VERSION, high: RPC_VERSION });
     }
     let (Ok(prog), Ok(vers), Ok(proc_)) = (r.u32(), r.u32(), r.u32()) else {
         return Header::Reply(AcceptStat::GarbageArgs);
@@ -196,13 +180,7 @@ fn parse_header<'a>(r: &mut Reader<'a>) -> Header<'a> {
         _ => return Header::Denied(RejectStat::AuthError(AuthStat::BadVerf)),
     }
     match Credential::from_opaque(&cred) {
-        Ok(cred) => Header::Ok {
-            prog,
-            vers,
-            proc_,
-            cred,
-            args: r.rest(),
-        },
+        Ok(cred) => Header::Ok { prog, vers, proc_, cred, args: r.rest() },
         Err(stat) => Header::Denied(RejectStat::AuthError(stat)),
     }
 }
@@ -210,10 +188,7 @@ fn parse_header<'a>(r: &mut Reader<'a>) -> Header<'a> {
 impl<T: ProgramTable> Dispatcher<T> {
     /// A dispatcher serving the programs of `table`.
     pub fn new(table: T) -> Self {
-        Dispatcher {
-            table,
-            stats: Stats::default(),
-        }
+        Dispatcher { table, stats: Stats::default() }
     }
 
     /// The programs.
@@ -234,21 +209,8 @@ impl<T: ProgramTable> Dispatcher<T> {
             return Dispatch::NoReply;
         };
         let out = match parse_header(&mut r) {
-            Header::Ok {
-                prog,
-                vers,
-                proc_,
-                cred,
-                args,
-            } => {
-                let ctx = CallContext {
-                    xid,
-                    prog,
-                    vers,
-                    proc_,
-                    cred,
-                    peer,
-                };
+            Header::Ok { prog, vers, proc_, cred, args } => {
+                let ctx = CallContext { xid, prog, vers, proc_, cred, peer };
                 self.call(&ctx, args, reply)
             }
             Header::Reply(stat) => write_header(reply, ReplyHeader::accepted(xid, stat)),
@@ -270,29 +232,17 @@ impl<T: ProgramTable> Dispatcher<T> {
         }
     }
 
-    fn call(
-        &mut self,
-        ctx: &CallContext<'_>,
-        args: &[u8],
-        reply: &mut [u8],
-    ) -> Option<(usize, bool)> {
+    fn call(&mut self, ctx: &CallContext<'_>, args: &[u8], reply: &mut [u8]) -> Option<(usize, bool)> {
         let xid = ctx.xid;
         let Some(program) = self.table.lookup(ctx.prog) else {
             return write_header(reply, ReplyHeader::accepted(xid, AcceptStat::ProgUnavail));
         };
         let (low, high) = program.versions();
         if ctx.vers < low || ctx.vers > high {
-            return write_header(
-                reply,
-                ReplyHeader::accepted(xid, AcceptStat::ProgMismatch { low, high }),
-            );
+            return write_header(reply, ReplyHeader::accepted(xid, AcceptStat::ProgMismatch { low, high }));
         }
         if ctx.proc_ == 0 {
-            let stat = if args.is_empty() {
-                AcceptStat::Success
-            } else {
-                AcceptStat::GarbageArgs
-            };
+            let stat = if args.is_empty() { AcceptStat::Success } else { AcceptStat::GarbageArgs };
             return write_header(reply, ReplyHeader::accepted(xid, stat));
         }
         let head = ReplyHeader::accepted(xid, AcceptStat::Success);
@@ -320,13 +270,7 @@ impl<T: ProgramTable> Dispatcher<T> {
 
 /// Writes a reply header alone; returns its length and whether it reports success.
 fn write_header(reply: &mut [u8], h: ReplyHeader<'_>) -> Option<(usize, bool)> {
-    let ok = matches!(
-        h.body,
-        super::msg::ReplyBody::Accepted {
-            stat: AcceptStat::Success,
-            ..
-        }
-    );
+    let ok = matches!(h.body, super::msg::ReplyBody::Accepted { stat: AcceptStat::Success, .. });
     crate::xdr::encode_to(&h, reply).ok().map(|n| (n, ok))
 }
 

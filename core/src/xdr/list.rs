@@ -26,10 +26,7 @@ impl<T, const MAX: u32> Copy for List<'_, T, MAX> {}
 
 impl<T, const MAX: u32> core::fmt::Debug for List<'_, T, MAX> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("List")
-            .field("count", &self.count)
-            .field("bytes", &self.body.len())
-            .finish()
+        f.debug_struct("List").field("count", &self.count).field("bytes", &self.body.len()).finish()
     }
 }
 
@@ -52,11 +49,7 @@ impl<'a, T: Decode<'a>, const MAX: u32> List<'a, T, MAX> {
 
     /// The elements, decoded one at a time from the borrowed bytes.
     pub fn iter(&self) -> ListIter<'a, T> {
-        ListIter {
-            r: Reader::new(self.body),
-            left: self.count,
-            _t: PhantomData,
-        }
+        ListIter { r: Reader::new(self.body), left: self.count, _t: PhantomData }
     }
 }
 
@@ -106,11 +99,7 @@ impl<'a, T: Decode<'a>, const MAX: u32> Decode<'a> for List<'a, T, MAX> {
             T::decode(&mut probe)?;
         }
         let body = r.take(probe.position() - r.position())?;
-        Ok(List {
-            count,
-            body,
-            _t: PhantomData,
-        })
+        Ok(List { count, body, _t: PhantomData })
     }
 }
 
@@ -165,9 +154,7 @@ impl<T, const MAX: u32> PartialEq for ChainList<'_, T, MAX> {
 
 impl<T, const MAX: u32> core::fmt::Debug for ChainList<'_, T, MAX> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ChainList")
-            .field("count", &self.count)
-            .finish()
+        f.debug_struct("ChainList").field("count", &self.count).finish()
     }
 }
 
@@ -184,11 +171,7 @@ impl<'a, T: Decode<'a>, const MAX: u32> ChainList<'a, T, MAX> {
 
     /// The elements, decoded one at a time from the borrowed bytes.
     pub fn iter(&self) -> ChainIter<'a, T> {
-        ChainIter {
-            r: Reader::new(self.body),
-            left: self.count,
-            _t: PhantomData,
-        }
+        ChainIter { r: Reader::new(self.body), left: self.count, _t: PhantomData }
     }
 }
 
@@ -223,11 +206,7 @@ impl<'a, T: Decode<'a>, const MAX: u32> Decode<'a> for ChainList<'a, T, MAX> {
             T::decode(&mut probe)?;
         }
         let body = r.take(probe.position() - r.position())?;
-        Ok(ChainList {
-            count,
-            body,
-            _t: PhantomData,
-        })
+        Ok(ChainList { count, body, _t: PhantomData })
     }
 }
 

@@ -163,11 +163,7 @@ impl<'a> Reader<'a> {
 
     /// Fails unless all input was consumed.
     pub fn finish(&self) -> Result<()> {
-        if self.remaining() == 0 {
-            Ok(())
-        } else {
-            Err(Error::TrailingBytes)
-        }
+        if self.remaining() == 0 { Ok(()) } else { Err(Error::TrailingBytes) }
     }
 }
 

@@ -112,11 +112,7 @@ impl<T: Encode> Encode for Option<T> {
 
 impl<'a, T: Decode<'a>> Decode<'a> for Option<T> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
-        if bool::decode(r)? {
-            Ok(Some(T::decode(r)?))
-        } else {
-            Ok(None)
-        }
+        if bool::decode(r)? { Ok(Some(T::decode(r)?)) } else { Ok(None) }
     }
 }
 

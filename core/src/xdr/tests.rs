@@ -47,9 +47,7 @@ impl<'a> Decode<'a> for FileType<'a> {
         match FileKind::decode(r)? {
             FileKind::Text => Ok(FileType::Text),
             FileKind::Data => Ok(FileType::Data { creator: r.read()? }),
-            FileKind::Exec => Ok(FileType::Exec {
-                interpretor: r.read()?,
-            }),
+            FileKind::Exec => Ok(FileType::Exec { interpretor: r.read()? }),
             FileKind::Unknown(_) => Err(Error::InvalidDiscriminant),
         }
     }
@@ -66,10 +64,7 @@ struct File<'a> {
 
 impl Encode for File<'_> {
     fn encoded_len(&self) -> usize {
-        self.filename.encoded_len()
-            + self.kind.encoded_len()
-            + self.owner.encoded_len()
-            + self.data.encoded_len()
+        self.filename.encoded_len() + self.kind.encoded_len() + self.owner.encoded_len() + self.data.encoded_len()
     }
     fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
         w.write(&self.filename)?;
@@ -81,30 +76,21 @@ impl Encode for File<'_> {
 
 impl<'a> Decode<'a> for File<'a> {
     fn decode(r: &mut Reader<'a>) -> Result<Self> {
-        Ok(File {
-            filename: r.read()?,
-            kind: r.read()?,
-            owner: r.read()?,
-            data: r.read()?,
-        })
+        Ok(File { filename: r.read()?, kind: r.read()?, owner: r.read()?, data: r.read()? })
     }
 }
 
 /// The 48 bytes printed in RFC 4506 §7.
 const RFC_FILE: [u8; 48] = [
-    0x00, 0x00, 0x00, 0x09, 0x73, 0x69, 0x6c, 0x6c, 0x79, 0x70, 0x72, 0x6f, 0x67, 0x00, 0x00,
-    0x00, //
-    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x6c, 0x69, 0x73, 0x70, 0x00, 0x00, 0x00,
-    0x04, //
+    0x00, 0x00, 0x00, 0x09, 0x73, 0x69, 0x6c, 0x6c, 0x79, 0x70, 0x72, 0x6f, 0x67, 0x00, 0x00, 0x00, //
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04, 0x6c, 0x69, 0x73, 0x70, 0x00, 0x00, 0x00, 0x04, //
     0x6a, 0x6f, 0x68, 0x6e, 0x00, 0x00, 0x00, 0x06, 0x28, 0x71, 0x75, 0x69, 0x74, 0x29, 0x00, 0x00,
 ];
 
 fn rfc_file() -> File<'static> {
     File {
         filename: XdrStr::new("sillyprog").unwrap(),
-        kind: FileType::Exec {
-            interpretor: XdrStr::new("lisp").unwrap(),
-        },
+        kind: FileType::Exec { interpretor: XdrStr::new("lisp").unwrap() },
         owner: XdrStr::new("john").unwrap(),
         data: Opaque::new(b"(quit)").unwrap(),
     }
@@ -132,10 +118,7 @@ fn rfc4506_section7_parse() {
 fn rfc4506_section7_rejects_bad_variants() {
     let mut bad = RFC_FILE;
     bad[19] = 7; // unknown filekind
-    assert_eq!(
-        decode_exact::<File<'_>>(&bad),
-        Err(Error::InvalidDiscriminant)
-    );
+    assert_eq!(decode_exact::<File<'_>>(&bad), Err(Error::InvalidDiscriminant));
     let mut bad = RFC_FILE;
     bad[15] = 1; // padding after "sillyprog"
     assert_eq!(decode_exact::<File<'_>>(&bad), Err(Error::NonZeroPadding));
@@ -191,25 +174,16 @@ fn open_enum_keeps_unknown_values() {
 fn opaque_length_checked_before_reading() {
     // Claims 2^31 bytes: refused as too long for the maximum, not as truncated.
     let wire = [0x80, 0, 0, 0, 1, 2, 3, 4];
-    assert_eq!(
-        decode_exact::<Opaque<'_, 1024>>(&wire),
-        Err(Error::LengthExceeded)
-    );
+    assert_eq!(decode_exact::<Opaque<'_, 1024>>(&wire), Err(Error::LengthExceeded));
     // Within the maximum but beyond the input.
     let wire = [0, 0, 0, 5, 1, 2, 3, 4];
-    assert_eq!(
-        decode_exact::<Opaque<'_, 1024>>(&wire),
-        Err(Error::UnexpectedEnd)
-    );
+    assert_eq!(decode_exact::<Opaque<'_, 1024>>(&wire), Err(Error::UnexpectedEnd));
     assert_eq!(Opaque::<4>::new(b"12345"), Err(Error::LengthExceeded));
     let mut buf = [0u8; 16];
     let o = Opaque::<8>::new(b"abcde").unwrap();
     assert_eq!(o.encoded_len(), 12);
     assert_eq!(encode_to(&o, &mut buf), Ok(12));
-    assert_eq!(
-        buf[..12],
-        [0, 0, 0, 5, b'a', b'b', b'c', b'd', b'e', 0, 0, 0]
-    );
+    assert_eq!(buf[..12], [0, 0, 0, 5, b'a', b'b', b'c', b'd', b'e', 0, 0, 0]);
     assert_eq!(encode_to(&o, &mut buf[..11]), Err(Error::BufferFull));
 }
 
@@ -248,25 +222,13 @@ fn variable_arrays_are_lazy_and_bounded() {
     let mut buf = [0u8; 16];
     assert_eq!(encode_to(&l, &mut buf), Ok(16));
     assert_eq!(buf, wire);
-    assert_eq!(
-        encode_to(&SliceList::<u32, 16>(&[1, 2, 3]), &mut buf),
-        Ok(16)
-    );
+    assert_eq!(encode_to(&SliceList::<u32, 16>(&[1, 2, 3]), &mut buf), Ok(16));
     assert_eq!(buf, wire);
-    assert_eq!(
-        decode_exact::<List<'_, u32, 2>>(&wire),
-        Err(Error::LengthExceeded)
-    );
+    assert_eq!(decode_exact::<List<'_, u32, 2>>(&wire), Err(Error::LengthExceeded));
     // A count of a billion with four bytes of input is refused before any element is read.
     let wire = [0x40, 0, 0, 0, 0, 0, 0, 1];
-    assert_eq!(
-        decode_exact::<List<'_, u32, { u32::MAX }>>(&wire),
-        Err(Error::UnexpectedEnd)
-    );
-    assert_eq!(
-        encode_to(&SliceList::<u32, 2>(&[1, 2, 3]), &mut buf),
-        Err(Error::LengthExceeded)
-    );
+    assert_eq!(decode_exact::<List<'_, u32, { u32::MAX }>>(&wire), Err(Error::UnexpectedEnd));
+    assert_eq!(encode_to(&SliceList::<u32, 2>(&[1, 2, 3]), &mut buf), Err(Error::LengthExceeded));
 }
 
 #[test]
@@ -279,12 +241,6 @@ fn chains_are_lazy_and_bounded() {
     assert_eq!(SliceChain::<u32, 8>(&[7, 8]).encoded_len(), 20);
     assert_eq!(encode_to(&SliceChain::<u32, 8>(&[7, 8]), &mut buf), Ok(20));
     assert_eq!(buf, wire);
-    assert_eq!(
-        decode_exact::<ChainList<'_, u32, 1>>(&wire),
-        Err(Error::LengthExceeded)
-    );
-    assert_eq!(
-        decode_exact::<ChainList<'_, u32, 8>>(&wire[..16]),
-        Err(Error::UnexpectedEnd)
-    );
+    assert_eq!(decode_exact::<ChainList<'_, u32, 1>>(&wire), Err(Error::LengthExceeded));
+    assert_eq!(decode_exact::<ChainList<'_, u32, 8>>(&wire[..16]), Err(Error::UnexpectedEnd));
 }

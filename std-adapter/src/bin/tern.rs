@@ -113,29 +113,18 @@ impl From<RpcError> for Failure {
             RpcError::Refused(_) => 5,
             _ => 6,
         };
-        Failure {
-            code,
-            msg: e.to_string(),
-        }
+        Failure { code, msg: e.to_string() }
     }
 }
 
 fn fail(code: u8, msg: impl Into<String>) -> Failure {
-    Failure {
-        code,
-        msg: msg.into(),
-    }
+    Failure { code, msg: msg.into() }
 }
 
 fn resolve(server: &str, default_port: Option<u16>) -> Result<SocketAddr, Failure> {
     let with_port = match (server.parse::<IpAddr>(), default_port) {
         (Ok(ip), Some(p)) => return Ok(SocketAddr::new(ip, p)),
-        _ if server
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
-        {
-            server.to_string()
-        }
+        _ if server.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) => server.to_string(),
         (_, Some(p)) => format!("{server}:{p}"),
         (_, None) => return Err(fail(2, format!("{server}: give HOST:PORT"))),
     };
@@ -174,16 +163,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Portmap { listen, port } => {
             let addr = SocketAddr::new(listen, port);
             let pm = tern_std::portmap::serve(addr).map_err(|e| {
-                let code = if e.kind() == std::io::ErrorKind::AddrInUse {
-                    3
-                } else {
-                    1
-                };
+                let code = if e.kind() == std::io::ErrorKind::AddrInUse { 3 } else { 1 };
                 fail(code, format!("cannot serve the portmapper on {addr}: {e}"))
             })?;
             tracing::info!(tcp = ?pm.handle.tcp_addr(), udp = ?pm.handle.udp_addr(), "portmapper serving");
-            let sig =
-                tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
+            let sig = tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
             tracing::info!("signal {sig}: shutting down");
             pm.handle.shutdown();
             Ok(())
@@ -198,45 +182,20 @@ fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, proto)?;
             println!("   program vers proto   port");
             for m in tern_std::portmap::dump(&mut c)? {
-                println!(
-                    "{:>10} {:>4} {:>5} {:>6}",
-                    m.prog,
-                    m.vers,
-                    prot_name(m.prot),
-                    m.port
-                );
+                println!("{:>10} {:>4} {:>5} {:>6}", m.prog, m.vers, prot_name(m.prot), m.port);
             }
         }
-        Rpcinfo::Getport {
-            server,
-            prog,
-            vers,
-            proto,
-        } => {
+        Rpcinfo::Getport { server, prog, vers, proto } => {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
             let port = tern_std::portmap::getport(&mut c, prog, vers, prot_num(proto))?;
             if port == 0 {
-                return Err(fail(
-                    7,
-                    format!("program {prog} version {vers} is not registered"),
-                ));
+                return Err(fail(7, format!("program {prog} version {vers} is not registered")));
             }
             println!("{port}");
         }
-        Rpcinfo::Set {
-            server,
-            prog,
-            vers,
-            proto,
-            port,
-        } => {
+        Rpcinfo::Set { server, prog, vers, proto, port } => {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
-            let m = portmap::Mapping {
-                prog,
-                vers,
-                prot: prot_num(proto),
-                port: u32::from(port),
-            };
+            let m = portmap::Mapping { prog, vers, prot: prot_num(proto), port: u32::from(port) };
             if !tern_std::portmap::set(&mut c, m)? {
                 return Err(fail(7, "the portmapper refused the registration"));
             }
@@ -244,18 +203,10 @@ fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
         Rpcinfo::Unset { server, prog, vers } => {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
             if !tern_std::portmap::unset(&mut c, prog, vers)? {
-                return Err(fail(
-                    7,
-                    format!("program {prog} version {vers} was not registered"),
-                ));
+                return Err(fail(7, format!("program {prog} version {vers} was not registered")));
             }
         }
-        Rpcinfo::Ping {
-            server,
-            prog,
-            vers,
-            proto,
-        } => {
+        Rpcinfo::Ping { server, prog, vers, proto } => {
             let mut c = connect(resolve(&server, None)?, proto)?;
             c.null(prog, vers)?;
             println!("program {prog} version {vers} ready and waiting");
@@ -269,11 +220,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -68,10 +68,7 @@ pub struct Server<T> {
 impl<T: ProgramTable + Send + 'static> Server<T> {
     /// A server for `table` with the given limits.
     pub fn new(table: T, cfg: ServerConfig) -> Self {
-        Server {
-            dispatcher: Arc::new(Mutex::new(Dispatcher::new(table))),
-            cfg,
-        }
+        Server { dispatcher: Arc::new(Mutex::new(Dispatcher::new(table))), cfg }
     }
 
     /// The shared dispatcher (to reach the programs while the server runs).
@@ -80,11 +77,7 @@ impl<T: ProgramTable + Send + 'static> Server<T> {
     }
 
     /// Starts serving on the given sockets; at least one should be given.
-    pub fn spawn(
-        &self,
-        tcp: Option<TcpListener>,
-        udp: Option<UdpSocket>,
-    ) -> io::Result<ServerHandle> {
+    pub fn spawn(&self, tcp: Option<TcpListener>, udp: Option<UdpSocket>) -> io::Result<ServerHandle> {
         let stop = Arc::new(AtomicBool::new(false));
         let active = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
@@ -98,28 +91,14 @@ impl<T: ProgramTable + Send + 'static> Server<T> {
                 stop: stop.clone(),
                 active: active.clone(),
             };
-            threads.push(
-                std::thread::Builder::new()
-                    .name("rpc-tcp-accept".into())
-                    .spawn(move || ctx.run())?,
-            );
+            threads.push(std::thread::Builder::new().name("rpc-tcp-accept".into()).spawn(move || ctx.run())?);
         }
         if let Some(sock) = udp {
             sock.set_read_timeout(Some(self.cfg.poll_interval))?;
             let (d, stop) = (self.dispatcher.clone(), stop.clone());
-            threads.push(
-                std::thread::Builder::new()
-                    .name("rpc-udp".into())
-                    .spawn(move || udp::serve(sock, d, stop))?,
-            );
+            threads.push(std::thread::Builder::new().name("rpc-udp".into()).spawn(move || udp::serve(sock, d, stop))?);
         }
-        Ok(ServerHandle {
-            stop,
-            active,
-            tcp_addr,
-            udp_addr,
-            threads,
-        })
+        Ok(ServerHandle { stop, active, tcp_addr, udp_addr, threads })
     }
 }
 
@@ -158,11 +137,7 @@ impl ServerHandle {
         if let Some(mut a) = self.tcp_addr {
             // Wake the blocked accept() with a connection of our own.
             if a.ip().is_unspecified() {
-                a.set_ip(if a.is_ipv4() {
-                    [127, 0, 0, 1].into()
-                } else {
-                    std::net::Ipv6Addr::LOCALHOST.into()
-                });
+                a.set_ip(if a.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
             }
             let _ = TcpStream::connect_timeout(&a, Duration::from_secs(1));
         }

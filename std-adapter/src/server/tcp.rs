@@ -37,10 +37,7 @@ impl<T: ProgramTable + Send + 'static> Acceptor<T> {
                 }
             };
             if self.active.load(Ordering::SeqCst) >= self.cfg.max_connections {
-                tracing::warn!(
-                    "connection limit {} reached, closing a new one",
-                    self.cfg.max_connections
-                );
+                tracing::warn!("connection limit {} reached, closing a new one", self.cfg.max_connections);
                 continue;
             }
             let Ok(peer) = stream.peer_addr() else {
@@ -55,12 +52,10 @@ impl<T: ProgramTable + Send + 'static> Acceptor<T> {
                 stop: self.stop.clone(),
             };
             let active = self.active.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("rpc-tcp {peer}"))
-                .spawn(move || {
-                    conn.run();
-                    active.fetch_sub(1, Ordering::SeqCst);
-                });
+            let spawned = std::thread::Builder::new().name(format!("rpc-tcp {peer}")).spawn(move || {
+                conn.run();
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
             match spawned {
                 Ok(h) => conns.push(h),
                 Err(e) => {
@@ -94,16 +89,12 @@ impl<T: ProgramTable> Connection<T> {
 
     fn serve(&mut self) -> io::Result<&'static str> {
         self.stream.set_read_timeout(Some(self.cfg.poll_interval))?;
-        self.stream
-            .set_write_timeout(Some(self.cfg.stall_timeout))?;
+        self.stream.set_write_timeout(Some(self.cfg.stall_timeout))?;
         self.stream.set_nodelay(true)?;
         let mut records = RecordReader::new(vec![0u8; self.cfg.max_record]);
         let mut reply = vec![0u8; self.cfg.max_reply + 4];
         let mut chunk = vec![0u8; 64 * 1024];
-        let peer = Peer {
-            addr: self.peer,
-            transport: Transport::Tcp,
-        };
+        let peer = Peer { addr: self.peer, transport: Transport::Tcp };
         let mut last = Instant::now();
         loop {
             if self.stop.load(Ordering::SeqCst) {
@@ -112,23 +103,10 @@ impl<T: ProgramTable> Connection<T> {
             let n = match self.stream.read(&mut chunk) {
                 Ok(0) => return Ok("closed by peer"),
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    let limit = if records.is_idle() {
-                        self.cfg.idle_timeout
-                    } else {
-                        self.cfg.stall_timeout
-                    };
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    let limit = if records.is_idle() { self.cfg.idle_timeout } else { self.cfg.stall_timeout };
                     if last.elapsed() > limit {
-                        return Ok(if records.is_idle() {
-                            "idle"
-                        } else {
-                            "stalled inside a record"
-                        });
+                        return Ok(if records.is_idle() { "idle" } else { "stalled inside a record" });
                     }
                     continue;
                 }
@@ -138,9 +116,7 @@ impl<T: ProgramTable> Connection<T> {
             last = Instant::now();
             let mut input = &chunk[..n];
             while !input.is_empty() {
-                let (used, done) = records
-                    .push(input)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let (used, done) = records.push(input).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 input = &input[used..];
                 if let Some(record) = records.record().filter(|_| done) {
                     let out = lock(&self.dispatcher).handle(peer, record, &mut reply[4..]);

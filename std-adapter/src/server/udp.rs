@@ -12,22 +12,13 @@ use super::{SharedDispatcher, lock};
 /// Largest UDP payload over IPv4.
 const MAX_DATAGRAM: usize = 65_507;
 
-pub(super) fn serve<T: ProgramTable>(
-    sock: UdpSocket,
-    dispatcher: SharedDispatcher<T>,
-    stop: Arc<AtomicBool>,
-) {
+pub(super) fn serve<T: ProgramTable>(sock: UdpSocket, dispatcher: SharedDispatcher<T>, stop: Arc<AtomicBool>) {
     let mut req = vec![0u8; MAX_DATAGRAM];
     let mut reply = vec![0u8; MAX_DATAGRAM];
     while !stop.load(Ordering::SeqCst) {
         let (n, from) = match sock.recv_from(&mut req) {
             Ok(v) => v,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 continue;
             }
             Err(e) => {
@@ -36,10 +27,7 @@ pub(super) fn serve<T: ProgramTable>(
                 continue;
             }
         };
-        let peer = Peer {
-            addr: from,
-            transport: Transport::Udp,
-        };
+        let peer = Peer { addr: from, transport: Transport::Udp };
         let out = lock(&dispatcher).handle(peer, &req[..n], &mut reply);
         if let Dispatch::Reply(len) = out
             && let Err(e) = sock.send_to(&reply[..len], from)

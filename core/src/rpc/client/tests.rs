@@ -14,12 +14,7 @@ impl Program for Add {
     fn versions(&self) -> (u32, u32) {
         (1, 1)
     }
-    fn call(
-        &mut self,
-        ctx: &CallContext<'_>,
-        args: &[u8],
-        out: &mut Writer<'_>,
-    ) -> Result<(), ProcError> {
+    fn call(&mut self, ctx: &CallContext<'_>, args: &[u8], out: &mut Writer<'_>) -> Result<(), ProcError> {
         let (a, b): (u32, u32) = {
             let mut r = xdr::Reader::new(args);
             let v = (r.read()?, r.read()?);
@@ -44,10 +39,7 @@ impl Encode for Pair {
 }
 
 fn peer() -> Peer {
-    Peer {
-        addr: "10.0.2.2:1000".parse().unwrap(),
-        transport: Transport::Udp,
-    }
+    Peer { addr: "10.0.2.2:1000".parse().unwrap(), transport: Transport::Udp }
 }
 
 #[test]
@@ -62,30 +54,12 @@ fn call_and_reply_with_auth_sys() {
         gids: Gids::Slice(&[]),
     });
     let mut req = [0u8; 128];
-    let (xid, n) = c
-        .call(
-            Instant::ZERO,
-            0x2000_0002,
-            1,
-            1,
-            &cred,
-            &Pair(2, 3),
-            &mut req,
-        )
-        .unwrap();
+    let (xid, n) = c.call(Instant::ZERO, 0x2000_0002, 1, 1, &cred, &Pair(2, 3), &mut req).unwrap();
     assert_eq!(xid, 100);
     let mut rep = [0u8; 128];
-    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else {
-        panic!()
-    };
+    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else { panic!() };
     let r = c.handle_reply(&rep[..m]).unwrap();
-    assert_eq!(
-        r,
-        Reply {
-            xid,
-            result: Ok(&[0, 0, 0, 15][..])
-        }
-    );
+    assert_eq!(r, Reply { xid, result: Ok(&[0, 0, 0, 15][..]) });
     assert_eq!(c.pending(), 0);
     // The same reply again is a duplicate.
     assert_eq!(c.handle_reply(&rep[..m]), Err(ClientError::UnknownXid(100)));
@@ -99,66 +73,27 @@ fn failures_are_reported() {
     let mut s = Dispatcher::new(Add);
     let mut req = [0u8; 128];
     let mut rep = [0u8; 128];
-    let (_, n) = c
-        .call(
-            Instant::ZERO,
-            0x2000_0002,
-            2,
-            1,
-            &Credential::None,
-            &(),
-            &mut req,
-        )
-        .unwrap();
-    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else {
-        panic!()
-    };
+    let (_, n) = c.call(Instant::ZERO, 0x2000_0002, 2, 1, &Credential::None, &(), &mut req).unwrap();
+    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else { panic!() };
     assert_eq!(
         c.handle_reply(&rep[..m]).unwrap().result,
-        Err(CallFailure::Accepted(AcceptStat::ProgMismatch {
-            low: 1,
-            high: 1
-        }))
+        Err(CallFailure::Accepted(AcceptStat::ProgMismatch { low: 1, high: 1 }))
     );
-    let (_, n) = c
-        .call(
-            Instant::ZERO,
-            0x2000_0002,
-            1,
-            1,
-            &Credential::None,
-            &5u32,
-            &mut req,
-        )
-        .unwrap();
-    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else {
-        panic!()
-    };
-    assert_eq!(
-        c.handle_reply(&rep[..m]).unwrap().result,
-        Err(CallFailure::Accepted(AcceptStat::GarbageArgs))
-    );
+    let (_, n) = c.call(Instant::ZERO, 0x2000_0002, 1, 1, &Credential::None, &5u32, &mut req).unwrap();
+    let Dispatch::Reply(m) = s.handle(peer(), &req[..n], &mut rep) else { panic!() };
+    assert_eq!(c.handle_reply(&rep[..m]).unwrap().result, Err(CallFailure::Accepted(AcceptStat::GarbageArgs)));
 }
 
 #[test]
 fn retransmits_with_backoff_then_times_out() {
-    let cfg = ClientConfig {
-        timeout: Duration::from_millis(100),
-        max_timeout: Duration::from_millis(300),
-        retries: 3,
-    };
+    let cfg = ClientConfig { timeout: Duration::from_millis(100), max_timeout: Duration::from_millis(300), retries: 3 };
     let mut c = Client::<2>::new(cfg, 1);
     let mut req = [0u8; 64];
-    let (xid, _) = c
-        .call(Instant::ZERO, 1, 1, 1, &Credential::None, &(), &mut req)
-        .unwrap();
+    let (xid, _) = c.call(Instant::ZERO, 1, 1, 1, &Credential::None, &(), &mut req).unwrap();
     let mut now = Instant::ZERO;
     let mut events = std::vec::Vec::new();
     while let Some(t) = c.poll_timeout() {
-        assert!(
-            c.handle_timeout(Instant::from_micros(t.as_micros() - 1))
-                .is_none()
-        );
+        assert!(c.handle_timeout(Instant::from_micros(t.as_micros() - 1)).is_none());
         now = t;
         while let Some(e) = c.handle_timeout(now) {
             events.push((now.as_micros() / 1000, e));
@@ -186,31 +121,10 @@ fn lossy_link_with_duplicates_and_reordering() {
     let mut reqs: std::vec::Vec<(u32, std::vec::Vec<u8>)> = std::vec::Vec::new();
     for i in 0..8u32 {
         let mut buf = [0u8; 128];
-        let (xid, n) = c
-            .call(
-                Instant::ZERO,
-                0x2000_0002,
-                1,
-                1,
-                &Credential::None,
-                &Pair(i, 1),
-                &mut buf,
-            )
-            .unwrap();
+        let (xid, n) = c.call(Instant::ZERO, 0x2000_0002, 1, 1, &Credential::None, &Pair(i, 1), &mut buf).unwrap();
         reqs.push((xid, buf[..n].to_vec()));
     }
-    assert_eq!(
-        c.call(
-            Instant::ZERO,
-            1,
-            1,
-            1,
-            &Credential::None,
-            &(),
-            &mut [0u8; 64]
-        ),
-        Err(ClientError::TooManyCalls)
-    );
+    assert_eq!(c.call(Instant::ZERO, 1, 1, 1, &Credential::None, &(), &mut [0u8; 64]), Err(ClientError::TooManyCalls));
     let now = c.poll_timeout().unwrap();
     let mut resend = std::vec::Vec::new();
     while let Some(TimerEvent::Retransmit(x)) = c.handle_timeout(now) {
@@ -221,9 +135,7 @@ fn lossy_link_with_duplicates_and_reordering() {
     for x in resend {
         let req = &reqs.iter().find(|r| r.0 == x).unwrap().1;
         let mut rep = [0u8; 64];
-        let Dispatch::Reply(m) = s.handle(peer(), req, &mut rep) else {
-            panic!()
-        };
+        let Dispatch::Reply(m) = s.handle(peer(), req, &mut rep) else { panic!() };
         replies.push(rep[..m].to_vec());
         replies.push(rep[..m].to_vec());
     }

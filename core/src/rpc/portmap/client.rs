@@ -16,38 +16,13 @@ pub fn getport<const N: usize>(
     prot: u32,
     buf: &mut [u8],
 ) -> Result<(u32, usize), ClientError> {
-    let m = Mapping {
-        prog,
-        vers,
-        prot,
-        port: 0,
-    };
-    c.call(
-        now,
-        PROGRAM,
-        VERSION,
-        procs::GETPORT,
-        &Credential::None,
-        &m,
-        buf,
-    )
+    let m = Mapping { prog, vers, prot, port: 0 };
+    c.call(now, PROGRAM, VERSION, procs::GETPORT, &Credential::None, &m, buf)
 }
 
 /// Encodes DUMP into `buf`; returns the xid and length.
-pub fn dump<const N: usize>(
-    c: &mut Client<N>,
-    now: Instant,
-    buf: &mut [u8],
-) -> Result<(u32, usize), ClientError> {
-    c.call(
-        now,
-        PROGRAM,
-        VERSION,
-        procs::DUMP,
-        &Credential::None,
-        &(),
-        buf,
-    )
+pub fn dump<const N: usize>(c: &mut Client<N>, now: Instant, buf: &mut [u8]) -> Result<(u32, usize), ClientError> {
+    c.call(now, PROGRAM, VERSION, procs::DUMP, &Credential::None, &(), buf)
 }
 
 /// Encodes SET(m) into `buf`; returns the xid and length.
@@ -57,15 +32,7 @@ pub fn set<const N: usize>(
     m: Mapping,
     buf: &mut [u8],
 ) -> Result<(u32, usize), ClientError> {
-    c.call(
-        now,
-        PROGRAM,
-        VERSION,
-        procs::SET,
-        &Credential::None,
-        &m,
-        buf,
-    )
+    c.call(now, PROGRAM, VERSION, procs::SET, &Credential::None, &m, buf)
 }
 
 /// Encodes UNSET(prog, vers) into `buf`; returns the xid and length.
@@ -76,21 +43,8 @@ pub fn unset<const N: usize>(
     vers: u32,
     buf: &mut [u8],
 ) -> Result<(u32, usize), ClientError> {
-    let m = Mapping {
-        prog,
-        vers,
-        prot: 0,
-        port: 0,
-    };
-    c.call(
-        now,
-        PROGRAM,
-        VERSION,
-        procs::UNSET,
-        &Credential::None,
-        &m,
-        buf,
-    )
+    let m = Mapping { prog, vers, prot: 0, port: 0 };
+    c.call(now, PROGRAM, VERSION, procs::UNSET, &Credential::None, &m, buf)
 }
 
 /// Decodes a GETPORT result (0 means not registered).

@@ -60,21 +60,14 @@ impl Encode for Mapping {
         16
     }
     fn encode(&self, w: &mut Writer<'_>) -> xdr::Result<()> {
-        [self.prog, self.vers, self.prot, self.port]
-            .iter()
-            .try_for_each(|v| w.put_u32(*v))
+        [self.prog, self.vers, self.prot, self.port].iter().try_for_each(|v| w.put_u32(*v))
     }
 }
 
 impl<'a> Decode<'a> for Mapping {
     const MIN_LEN: usize = 16;
     fn decode(r: &mut Reader<'a>) -> xdr::Result<Self> {
-        Ok(Mapping {
-            prog: r.read()?,
-            vers: r.read()?,
-            prot: r.read()?,
-            port: r.read()?,
-        })
+        Ok(Mapping { prog: r.read()?, vers: r.read()?, prot: r.read()?, port: r.read()? })
     }
 }
 

@@ -29,28 +29,16 @@ pub struct Portmapper<const N: usize> {
 impl<const N: usize> Portmapper<N> {
     /// A portmapper that lists itself on TCP and UDP at `port`.
     pub fn new(port: u16, policy: SetPolicy) -> Self {
-        let mut pm = Portmapper {
-            table: Vec::new(),
-            policy,
-        };
+        let mut pm = Portmapper { table: Vec::new(), policy };
         for prot in [IPPROTO_TCP, IPPROTO_UDP] {
-            pm.set(Mapping {
-                prog: PROGRAM,
-                vers: VERSION,
-                prot,
-                port: u32::from(port),
-            });
+            pm.set(Mapping { prog: PROGRAM, vers: VERSION, prot, port: u32::from(port) });
         }
         pm
     }
 
     /// Registers a mapping; false when the triple is taken or the table is full.
     pub fn set(&mut self, m: Mapping) -> bool {
-        if self
-            .table
-            .iter()
-            .any(|e| e.prog == m.prog && e.vers == m.vers && e.prot == m.prot)
-        {
+        if self.table.iter().any(|e| e.prog == m.prog && e.vers == m.vers && e.prot == m.prot) {
             return false;
         }
         self.table.push(m).is_ok()
@@ -65,10 +53,7 @@ impl<const N: usize> Portmapper<N> {
 
     /// The port of a program version on a protocol, 0 when not registered.
     pub fn getport(&self, prog: u32, vers: u32, prot: u32) -> u32 {
-        self.table
-            .iter()
-            .find(|e| e.prog == prog && e.vers == vers && e.prot == prot)
-            .map_or(0, |e| e.port)
+        self.table.iter().find(|e| e.prog == prog && e.vers == vers && e.prot == prot).map_or(0, |e| e.port)
     }
 
     /// All mappings, in registration order.
@@ -90,12 +75,7 @@ impl<const N: usize> Program for Portmapper<N> {
         (VERSION, VERSION)
     }
 
-    fn call(
-        &mut self,
-        ctx: &CallContext<'_>,
-        args: &[u8],
-        out: &mut Writer<'_>,
-    ) -> Result<(), ProcError> {
+    fn call(&mut self, ctx: &CallContext<'_>, args: &[u8], out: &mut Writer<'_>) -> Result<(), ProcError> {
         match ctx.proc_ {
             procs::SET => {
                 let m: Mapping = xdr::decode_exact(args)?;

@@ -17,12 +17,7 @@ impl Program for Echo {
     fn versions(&self) -> (u32, u32) {
         (1, 2)
     }
-    fn call(
-        &mut self,
-        ctx: &CallContext<'_>,
-        args: &[u8],
-        out: &mut Writer<'_>,
-    ) -> Result<(), ProcError> {
+    fn call(&mut self, ctx: &CallContext<'_>, args: &[u8], out: &mut Writer<'_>) -> Result<(), ProcError> {
         match ctx.proc_ {
             1 => {
                 let v: u32 = xdr::decode_exact(args)?;
@@ -39,29 +34,11 @@ impl Program for Echo {
 }
 
 fn peer() -> Peer {
-    Peer {
-        addr: "127.0.0.1:700".parse().unwrap(),
-        transport: Transport::Udp,
-    }
+    Peer { addr: "127.0.0.1:700".parse().unwrap(), transport: Transport::Udp }
 }
 
-fn call(
-    rpcvers: u32,
-    prog: u32,
-    vers: u32,
-    proc_: u32,
-    cred: OpaqueAuth<'_>,
-    args: &[u8],
-) -> Vec<u8> {
-    let h = CallHeader {
-        xid: 42,
-        rpcvers,
-        prog,
-        vers,
-        proc_,
-        cred,
-        verf: OpaqueAuth::NONE,
-    };
+fn call(rpcvers: u32, prog: u32, vers: u32, proc_: u32, cred: OpaqueAuth<'_>, args: &[u8]) -> Vec<u8> {
+    let h = CallHeader { xid: 42, rpcvers, prog, vers, proc_, cred, verf: OpaqueAuth::NONE };
     let mut buf = std::vec![0u8; h.encoded_len()];
     xdr::encode_to(&h, &mut buf).unwrap();
     buf.extend_from_slice(args);
@@ -77,10 +54,7 @@ fn run(req: &[u8]) -> Option<(ReplyBody<'static>, Vec<u8>)> {
             Message::Reply(h, rest) => {
                 assert_eq!(h.xid, 42);
                 let body = match h.body {
-                    ReplyBody::Accepted { stat, .. } => ReplyBody::Accepted {
-                        verf: OpaqueAuth::NONE,
-                        stat,
-                    },
+                    ReplyBody::Accepted { stat, .. } => ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat },
                     ReplyBody::Denied(d) => ReplyBody::Denied(d),
                 };
                 Some((body, rest.to_vec()))
@@ -91,10 +65,7 @@ fn run(req: &[u8]) -> Option<(ReplyBody<'static>, Vec<u8>)> {
 }
 
 fn accepted(stat: AcceptStat) -> ReplyBody<'static> {
-    ReplyBody::Accepted {
-        verf: OpaqueAuth::NONE,
-        stat,
-    }
+    ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat }
 }
 
 #[test]
@@ -117,39 +88,23 @@ fn null_answered_for_every_program() {
 fn unknown_program_version_procedure() {
     let r = |p, v, c| run(&call(2, p, v, c, OpaqueAuth::NONE, &[])).unwrap().0;
     assert_eq!(r(100003, 3, 0), accepted(AcceptStat::ProgUnavail));
-    assert_eq!(
-        r(0x2000_0001, 3, 1),
-        accepted(AcceptStat::ProgMismatch { low: 1, high: 2 })
-    );
-    assert_eq!(
-        r(0x2000_0001, 0, 1),
-        accepted(AcceptStat::ProgMismatch { low: 1, high: 2 })
-    );
+    assert_eq!(r(0x2000_0001, 3, 1), accepted(AcceptStat::ProgMismatch { low: 1, high: 2 }));
+    assert_eq!(r(0x2000_0001, 0, 1), accepted(AcceptStat::ProgMismatch { low: 1, high: 2 }));
     assert_eq!(r(0x2000_0001, 1, 99), accepted(AcceptStat::ProcUnavail));
 }
 
 #[test]
 fn garbage_args_and_system_err() {
-    let r = |args: &[u8], p| {
-        run(&call(2, 0x2000_0001, 1, p, OpaqueAuth::NONE, args))
-            .unwrap()
-            .0
-    };
+    let r = |args: &[u8], p| run(&call(2, 0x2000_0001, 1, p, OpaqueAuth::NONE, args)).unwrap().0;
     assert_eq!(r(&[0, 0, 7], 1), accepted(AcceptStat::GarbageArgs));
-    assert_eq!(
-        r(&[0, 0, 0, 7, 0, 0, 0, 0], 1),
-        accepted(AcceptStat::GarbageArgs)
-    );
+    assert_eq!(r(&[0, 0, 0, 7, 0, 0, 0, 0], 1), accepted(AcceptStat::GarbageArgs));
     assert_eq!(r(&[], 3), accepted(AcceptStat::SystemErr));
 }
 
 #[test]
 fn rpc_version_mismatch() {
     let (body, _) = run(&call(3, 0x2000_0001, 1, 1, OpaqueAuth::NONE, &[])).unwrap();
-    assert_eq!(
-        body,
-        ReplyBody::Denied(RejectStat::RpcMismatch { low: 2, high: 2 })
-    );
+    assert_eq!(body, ReplyBody::Denied(RejectStat::RpcMismatch { low: 2, high: 2 }));
 }
 
 #[test]
@@ -167,10 +122,7 @@ fn auth_sys_and_auth_errors() {
     assert_eq!(body, accepted(AcceptStat::Success));
     assert_eq!(res, [0, 0, 0x03, 0xe8]);
     let (body, _) = run(&call(2, 0x2000_0001, 1, 2, OpaqueAuth::NONE, &[])).unwrap();
-    assert_eq!(
-        body,
-        ReplyBody::Denied(RejectStat::AuthError(AuthStat::TooWeak))
-    );
+    assert_eq!(body, ReplyBody::Denied(RejectStat::AuthError(AuthStat::TooWeak)));
 
     // AUTH_SYS claiming 1000 groups: its body cannot fit in 400 bytes.
     let mut big = call(2, 0x2000_0001, 1, 2, OpaqueAuth::NONE, &[]);
@@ -181,10 +133,7 @@ fn auth_sys_and_auth_errors() {
     big.extend_from_slice(&1000u32.to_be_bytes());
     big.extend(std::iter::repeat_n(0u8, 4000));
     big.extend_from_slice(&[0u8; 8]);
-    assert_eq!(
-        run(&big).unwrap().0,
-        ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred))
-    );
+    assert_eq!(run(&big).unwrap().0, ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred)));
 
     // A 10 KB machine name.
     let mut name = call(2, 0x2000_0001, 1, 2, OpaqueAuth::NONE, &[]);
@@ -195,40 +144,26 @@ fn auth_sys_and_auth_errors() {
     name.extend_from_slice(&10_000u32.to_be_bytes());
     name.extend(std::iter::repeat_n(b'a', 10_000));
     name.extend_from_slice(&[0u8; 12 + 8]);
-    assert_eq!(
-        run(&name).unwrap().0,
-        ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred))
-    );
+    assert_eq!(run(&name).unwrap().0, ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred)));
 
     // 17 groups inside a body of legal size.
     let mut g17 = std::vec![0u8; 0];
-    g17.extend_from_slice(&[
-        0, 0, 0, 1, 0, 0, 0, 1, b'h', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17,
-    ]);
+    g17.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, b'h', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17]);
     g17.extend_from_slice(&[0u8; 68]);
-    let cred = OpaqueAuth {
-        flavor: AuthFlavor::Sys,
-        body: Opaque::new(&g17).unwrap(),
-    };
+    let cred = OpaqueAuth { flavor: AuthFlavor::Sys, body: Opaque::new(&g17).unwrap() };
     assert_eq!(
         run(&call(2, 0x2000_0001, 1, 2, cred, &[])).unwrap().0,
         ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred))
     );
     // Unknown flavor; a verifier other than AUTH_NONE.
-    let cred = OpaqueAuth {
-        flavor: AuthFlavor::Unknown(390_003),
-        body: Opaque::EMPTY,
-    };
+    let cred = OpaqueAuth { flavor: AuthFlavor::Unknown(390_003), body: Opaque::EMPTY };
     assert_eq!(
         run(&call(2, 0x2000_0001, 1, 1, cred, &[0; 4])).unwrap().0,
         ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred))
     );
     let mut bad_verf = call(2, 0x2000_0001, 1, 1, OpaqueAuth::NONE, &[0; 4]);
     bad_verf[35] = 1;
-    assert_eq!(
-        run(&bad_verf).unwrap().0,
-        ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadVerf))
-    );
+    assert_eq!(run(&bad_verf).unwrap().0, ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadVerf)));
 }
 
 #[test]
