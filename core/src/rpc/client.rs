@@ -155,7 +155,7 @@ impl<const N: usize> Client<N> {
         loop {
             let xid = self.next_xid;
             self.next_xid = self.next_xid.wrapping_add(1);
-            if !self.pending.iter().any(|p| p.xid == xid) {
+            if !self.is_pending(xid) {
                 return xid;
             }
         }
@@ -188,6 +188,11 @@ impl<const N: usize> Client<N> {
             Pending { xid, deadline: now + self.cfg.timeout, wait: self.cfg.timeout, retries_left: self.cfg.retries };
         self.pending.push(p).map_err(|_| ClientError::TooManyCalls)?;
         Ok((xid, len))
+    }
+
+    /// Is a call with this xid outstanding (would its reply be taken)?
+    pub fn is_pending(&self, xid: u32) -> bool {
+        self.pending.iter().any(|p| p.xid == xid)
     }
 
     /// Forgets an outstanding call; returns whether it was outstanding.

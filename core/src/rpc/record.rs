@@ -67,6 +67,8 @@ enum State {
     Body { left: usize, last: bool },
     /// A whole record sits in the buffer.
     Complete,
+    /// A header was over the limit; only [`RecordReader::reset`] leaves this state.
+    Failed(RecordError),
 }
 
 /// Rebuilds RPC records from a byte stream into caller-provided storage.
@@ -104,10 +106,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
 
     /// Feeds stream bytes. Returns how many were consumed and whether a record is now complete.
     /// Once a record is complete no more bytes are consumed until [`RecordReader::next_record`].
+    /// After an error every call fails the same way until [`RecordReader::reset`].
     pub fn push(&mut self, mut input: &[u8]) -> Result<(usize, bool), RecordError> {
         let start = input.len();
         loop {
             match &mut self.state {
+                State::Failed(e) => return Err(*e),
                 State::Complete => return Ok((start - input.len(), true)),
                 State::Header { hdr, have } => {
                     if input.is_empty() {
@@ -122,7 +126,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
                         let frag = (v & !LAST_FRAGMENT) as usize;
                         let claimed = self.len as u64 + frag as u64;
                         if claimed > self.max as u64 {
-                            return Err(RecordError::TooLarge { claimed, max: self.max });
+                            let e = RecordError::TooLarge { claimed, max: self.max };
+                            self.state = State::Failed(e);
+                            return Err(e);
                         }
                         let last = v & LAST_FRAGMENT != 0;
                         self.state = if frag == 0 && last { State::Complete } else { State::Body { left: frag, last } };
@@ -165,9 +171,15 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
     /// Discards the complete record (if any) and starts on the next one.
     pub fn next_record(&mut self) {
         if matches!(self.state, State::Complete) {
-            self.len = 0;
-            self.state = State::Header { hdr: [0; 4], have: 0 };
+            self.reset();
         }
+    }
+
+    /// Forgets any partial or complete record and any error: the reader is as new, ready for
+    /// another connection over the same buffer.
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.state = State::Header { hdr: [0; 4], have: 0 };
     }
 }
 
@@ -222,6 +234,12 @@ mod tests {
         let mut rr = RecordReader::with_max([0u8; 64], 32);
         // A header claiming 2 GiB - 1, nothing after it.
         assert_eq!(rr.push(&[0xff, 0xff, 0xff, 0xff]), Err(RecordError::TooLarge { claimed: 0x7fff_ffff, max: 32 }));
+        // The error is sticky until a reset.
+        assert!(rr.push(&[0, 0, 0, 0]).is_err());
+        rr.reset();
+        assert_eq!(rr.push(&fragment_header(2, true)), Ok((4, false)));
+        assert_eq!(rr.push(&[7, 8]), Ok((2, true)));
+        assert_eq!(rr.record(), Some(&[7, 8][..]));
         // Several fragments that add up past the maximum.
         let mut rr = RecordReader::new([0u8; 8]);
         let s = stream(&[1u8; 12], 4);
