@@ -6,6 +6,13 @@ use std::time::Duration;
 
 use tern_tests::{ChildGuard, free_port, require, run, tern_bin, uaddr, wait_until};
 
+/// Tests that need port 111 (Tern's portmapper or the system's rpcbind) take turns.
+static PORT_111: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn hold_port_111() -> std::sync::MutexGuard<'static, ()> {
+    PORT_111.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn start_portmap(args: &[&str]) -> ChildGuard {
     ChildGuard::spawn("tern portmap", Command::new(tern_bin()).arg("portmap").args(args))
 }
@@ -15,6 +22,7 @@ fn start_portmap(args: &[&str]) -> ChildGuard {
 #[test]
 fn rpcinfo_p_lists_registrations_on_port_111() {
     let rpcinfo = require("rpcinfo");
+    let _turn = hold_port_111();
     if let Err(e) = TcpListener::bind("127.0.0.1:111") {
         panic!("port 111 is taken ({e}): stop the system's rpcbind before this test");
     }
@@ -91,4 +99,33 @@ fn port_in_use_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("in use"), "{err}");
+}
+
+/// When the system's rpcbind holds port 111, Tern registers with it (PMAP SET v2 from
+/// loopback), and `tern portmap` refuses the port with a one-line error.
+#[test]
+fn registers_with_system_rpcbind() {
+    let rpcinfo = require("rpcinfo");
+    let rpcbind = require("rpcbind");
+    let _turn = hold_port_111();
+    assert!(TcpListener::bind("127.0.0.1:111").is_ok(), "port 111 is taken before the test");
+    let _ = std::fs::remove_file("/run/rpcbind.sock");
+    let _ = std::fs::remove_file("/run/rpcbind.lock");
+    let rb = ChildGuard::spawn("rpcbind", Command::new(rpcbind).arg("-f"));
+    assert!(wait_until(Duration::from_secs(10), || run(Command::new(&rpcinfo).args(["-p", "127.0.0.1"])).0));
+    tern_std::portmap::register(tern_tests::local(111), 536_870_914, 2, Some(4400), Some(4401)).unwrap();
+    let (_, out, _) = run(Command::new(&rpcinfo).args(["-p", "127.0.0.1"]));
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    for want in [["536870914", "2", "tcp", "4400"], ["536870914", "2", "udp", "4401"]] {
+        assert!(rows.iter().any(|r| r.len() >= 4 && r[..4] == want), "rpcinfo -p lacks {want:?}:\n{out}");
+    }
+    let (ok, out, _) =
+        run(Command::new(tern_bin()).args(["rpcinfo", "getport", "127.0.0.1", "536870914", "2", "--proto", "udp"]));
+    assert!(ok && out.trim() == "4401", "{out}");
+    let out = Command::new(tern_bin()).arg("portmap").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(run(Command::new(tern_bin()).args(["rpcinfo", "unset", "127.0.0.1", "536870914", "2"])).0);
+    let (_, out, _) = run(Command::new(&rpcinfo).args(["-p", "127.0.0.1"]));
+    assert!(!out.contains("536870914"), "{out}");
+    drop(rb);
 }

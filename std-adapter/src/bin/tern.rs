@@ -99,6 +99,14 @@ enum Rpcinfo {
     },
 }
 
+/// Prints a line to stdout; a closed pipe (`tern ... | head`) is not an error worth a panic.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 /// A failure, with the exit code that tells its kind.
 struct Failure {
     code: u8,
@@ -180,9 +188,9 @@ fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
     match what {
         Rpcinfo::Dump { server, proto } => {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, proto)?;
-            println!("   program vers proto   port");
+            say!("   program vers proto   port");
             for m in tern_std::portmap::dump(&mut c)? {
-                println!("{:>10} {:>4} {:>5} {:>6}", m.prog, m.vers, prot_name(m.prot), m.port);
+                say!("{:>10} {:>4} {:>5} {:>6}", m.prog, m.vers, prot_name(m.prot), m.port);
             }
         }
         Rpcinfo::Getport { server, prog, vers, proto } => {
@@ -191,7 +199,7 @@ fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
             if port == 0 {
                 return Err(fail(7, format!("program {prog} version {vers} is not registered")));
             }
-            println!("{port}");
+            say!("{port}");
         }
         Rpcinfo::Set { server, prog, vers, proto, port } => {
             let mut c = connect(resolve(&server, Some(portmap::PORT))?, Proto::Udp)?;
@@ -209,7 +217,7 @@ fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
         Rpcinfo::Ping { server, prog, vers, proto } => {
             let mut c = connect(resolve(&server, None)?, proto)?;
             c.null(prog, vers)?;
-            println!("program {prog} version {vers} ready and waiting");
+            say!("program {prog} version {vers} ready and waiting");
         }
     }
     Ok(())
