@@ -77,6 +77,8 @@ pub struct RecordReader<B> {
     buf: B,
     max: usize,
     len: usize,
+    /// A fragment header of the current record has been read (even an empty fragment).
+    started: bool,
     state: State,
 }
 
@@ -84,7 +86,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
     /// A reader whose records may be as long as `buf` is.
     pub fn new(buf: B) -> Self {
         let max = buf.as_ref().len();
-        RecordReader { buf, max, len: 0, state: State::Header { hdr: [0; 4], have: 0 } }
+        RecordReader { buf, max, len: 0, started: false, state: State::Header { hdr: [0; 4], have: 0 } }
     }
 
     /// A reader whose records may be at most `max` bytes (capped at the buffer's length).
@@ -101,7 +103,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
 
     /// True when no byte of a next record has arrived (a clean place for the stream to end).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Header { have: 0, .. }) && self.len == 0
+        matches!(self.state, State::Header { have: 0, .. }) && !self.started
     }
 
     /// Feeds stream bytes. Returns how many were consumed and whether a record is now complete.
@@ -131,6 +133,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
                             return Err(e);
                         }
                         let last = v & LAST_FRAGMENT != 0;
+                        self.started = true;
                         self.state = if frag == 0 && last { State::Complete } else { State::Body { left: frag, last } };
                     }
                 }
@@ -179,6 +182,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RecordReader<B> {
     /// another connection over the same buffer.
     pub fn reset(&mut self) {
         self.len = 0;
+        self.started = false;
         self.state = State::Header { hdr: [0; 4], have: 0 };
     }
 }
@@ -244,6 +248,18 @@ mod tests {
         let mut rr = RecordReader::new([0u8; 8]);
         let s = stream(&[1u8; 12], 4);
         assert!(matches!(rr.push(&s), Err(RecordError::TooLarge { claimed: 12, .. })));
+    }
+
+    #[test]
+    fn empty_fragment_starts_a_record() {
+        let mut rr = RecordReader::new([0u8; 16]);
+        assert!(rr.is_idle());
+        assert_eq!(rr.push(&fragment_header(0, false)), Ok((4, false)));
+        assert!(!rr.is_idle());
+        assert_eq!(rr.push(&fragment_header(1, true)), Ok((4, false)));
+        assert_eq!(rr.push(&[9]), Ok((1, true)));
+        rr.next_record();
+        assert!(rr.is_idle());
     }
 
     #[test]

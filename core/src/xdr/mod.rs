@@ -67,9 +67,10 @@ pub const fn pad_len(len: usize) -> usize {
     (4 - (len % 4)) % 4
 }
 
-/// `len` rounded up to a multiple of four.
+/// `len` rounded up to a multiple of four (saturating: a length near `usize::MAX`, possible
+/// from the wire on 32-bit targets, gives `usize::MAX`, which no input or buffer can hold).
 pub const fn padded(len: usize) -> usize {
-    len + pad_len(len)
+    len.saturating_add(pad_len(len))
 }
 
 /// A cursor over borrowed XDR input.

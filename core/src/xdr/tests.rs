@@ -244,3 +244,11 @@ fn chains_are_lazy_and_bounded() {
     assert_eq!(decode_exact::<ChainList<'_, u32, 1>>(&wire), Err(Error::LengthExceeded));
     assert_eq!(decode_exact::<ChainList<'_, u32, 8>>(&wire[..16]), Err(Error::UnexpectedEnd));
 }
+
+#[test]
+fn lengths_near_usize_max_do_not_overflow() {
+    assert_eq!(Reader::new(&[]).fixed_opaque(usize::MAX - 2), Err(Error::UnexpectedEnd));
+    assert_eq!(Reader::new(&[0; 8]).fixed_opaque(usize::MAX), Err(Error::UnexpectedEnd));
+    assert_eq!(decode_exact::<Opaque<'_, { u32::MAX }>>(&[0xff; 8]), Err(Error::UnexpectedEnd));
+    assert_eq!(padded(usize::MAX - 1), usize::MAX);
+}
