@@ -1,7 +1,9 @@
 //! Tern's core against onc-rpc (RPC call with AUTH_SYS) and xdr-codec (1 MiB opaque).
 //! See `README.md` for what each benchmark measures; the fixtures are in `src/lib.rs`.
 
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tern_bench_codec::*;
 use tern_core::xdr::Opaque;
 
