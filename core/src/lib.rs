@@ -3,7 +3,9 @@
 //! Layers, lowest first (a lower layer never imports a higher one):
 //! - [`xdr`]: the RFC 4506 codec (zero-copy decode, bounded lengths, encode into `&mut [u8]`);
 //! - [`rpc`]: ONC RPC v2 (RFC 5531) messages, record marking, the sans-IO server dispatcher and
-//!   client, and the portmapper (RFC 1833) program.
+//!   client, and the portmapper (RFC 1833) program;
+//! - [`nfs3`], [`mount`]: NFSv3 and MOUNT v3 (RFC 1813) wire types; [`exports`]: the exports
+//!   table (Linux exports(5) syntax).
 //!
 //! Invariants of the whole crate: no heap allocation, no `unsafe`, no IO and no clock (time is
 //! always an argument: [`time::Instant`]), and no panic on input from a peer: every decoder
@@ -15,6 +17,9 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod exports;
+pub mod mount;
+pub mod nfs3;
 pub mod rpc;
 pub mod time;
 pub mod xdr;
