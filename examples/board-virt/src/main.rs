@@ -1,26 +1,34 @@
 //! Tern firmware for QEMU riscv32 `virt`: brings up virtio-net and smoltcp, then runs the mode
 //! named by the first semihosting argument (`-append "MODE ARGS..."`):
 //!
+//! - `portmap PORT SECONDS`: serves the portmapper (program 100000 version 2) over UDP and TCP
+//!   on PORT for SECONDS, with the board's own "board status" program registered at PORT+1;
+//!   prints the server's counters and exits 0.
+//! - `pmap-query HOST_IP PORT PROG VERS EXPECTED_PORT`: asks the portmapper at HOST_IP:PORT for
+//!   PROG VERS on TCP (GETPORT over UDP, then DUMP over UDP, then GETPORT over TCP); exits 0
+//!   when every answer names EXPECTED_PORT.
 //! - `echo TCP_PORT UDP_PORT SECONDS`: TCP and UDP echo servers for SECONDS, then exit 0.
-//! - `connect HOST_IP PORT`: TCP connect, send `hello from board\n`, read to EOF, print the
-//!   reply; exit 0 if it was not empty.
 //!
 //! Exit codes: 0 success, 1 failure, 2 bad arguments, 3 CPU exception, 101 panic.
 
 #![no_std]
 #![no_main]
 
+mod modes;
+
 use core::net::Ipv4Addr;
-use core::ops::ControlFlow;
 
 use semihosting::{eprintln, println};
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::socket::{tcp, udp};
-use smoltcp::time::Duration;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
+use smoltcp::iface::{Config, Interface, SocketSet, SocketStorage};
+use smoltcp::phy::{Device, TxToken};
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, HardwareAddress,
+    IpAddress, IpCidr,
+};
 
+use modes::{Buffers, EXIT_FAILURE, EXIT_USAGE, Net, SOCKETS, UdpMeta};
 use tern_board_virt::board::{self, StaticCell, net::VirtioNet};
-use tern_board_virt::pump::{self, Stack};
+use tern_board_virt::pump::Stack;
 
 /// QEMU user networking: the guest's address and prefix.
 const GUEST_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
@@ -28,57 +36,27 @@ const GUEST_PREFIX: u8 = 24;
 /// QEMU user networking: the gateway, which also reaches the host's 127.0.0.1.
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 
-/// TCP sockets listening in echo mode (connections are served by whichever is free).
-const TCP_SOCKETS: usize = 3;
-const TCP_BUF: usize = 4096;
-const UDP_PACKETS: usize = 8;
-const UDP_BUF: usize = 4096;
-const REPLY_BUF: usize = 4096;
+/// Bytes for the semihosting command line (QEMU's kernel path, then the `-append` words).
+const ARGS_BUF: usize = 1024;
 
-const EXIT_FAILURE: i32 = 1;
-const EXIT_USAGE: i32 = 2;
+const USAGE: &str = "usage: portmap PORT SECONDS | pmap-query HOST_IP PORT PROG VERS EXPECTED_PORT \
+                     | echo TCP_PORT UDP_PORT SECONDS";
 
 /// Socket slots, in static memory.
-static SOCKETS: StaticCell<[SocketStorage<'static>; TCP_SOCKETS + 1]> =
-    StaticCell::new([SocketStorage::EMPTY; TCP_SOCKETS + 1]);
+static SOCKET_SLOTS: StaticCell<[SocketStorage<'static>; SOCKETS]> = StaticCell::new([SocketStorage::EMPTY; SOCKETS]);
+
+/// Buffers every mode draws from (one mode runs per boot).
+static BUFFERS: StaticCell<Buffers> = StaticCell::new(Buffers::ZERO);
 
 /// UDP packet metadata (not all-zero, so kept apart from the zeroed buffers: `.data`, not
 /// `.bss`).
-static UDP_META: StaticCell<UdpMeta> = StaticCell::new(UdpMeta {
-    rx: [udp::PacketMetadata::EMPTY; UDP_PACKETS],
-    tx: [udp::PacketMetadata::EMPTY; UDP_PACKETS],
-});
-
-struct UdpMeta {
-    rx: [udp::PacketMetadata; UDP_PACKETS],
-    tx: [udp::PacketMetadata; UDP_PACKETS],
-}
-
-/// Socket buffers, in static memory (`.bss`) rather than on the stack.
-struct Storage {
-    tcp_rx: [[u8; TCP_BUF]; TCP_SOCKETS],
-    tcp_tx: [[u8; TCP_BUF]; TCP_SOCKETS],
-    udp_rx: [u8; UDP_BUF],
-    udp_tx: [u8; UDP_BUF],
-    reply: [u8; REPLY_BUF],
-}
-
-static STORAGE: StaticCell<Storage> = StaticCell::new(Storage {
-    tcp_rx: [[0; TCP_BUF]; TCP_SOCKETS],
-    tcp_tx: [[0; TCP_BUF]; TCP_SOCKETS],
-    udp_rx: [0; UDP_BUF],
-    udp_tx: [0; UDP_BUF],
-    reply: [0; REPLY_BUF],
-});
+static UDP_META: StaticCell<UdpMeta> = StaticCell::new(UdpMeta::EMPTY);
 
 #[riscv_rt::entry]
 fn main() -> ! {
-    let args = match semihosting::experimental::env::args::<256>() {
+    let args = match semihosting::experimental::env::args::<ARGS_BUF>() {
         Ok(args) => args,
-        Err(e) => fail(
-            EXIT_USAGE,
-            format_args!("cannot read semihosting args: {e:?}"),
-        ),
+        Err(e) => fail(EXIT_USAGE, format_args!("cannot read semihosting args: {e:?}")),
     };
     // argv[0] is the kernel path QEMU was given; the `-append` words follow.
     let mut argv: [&str; 8] = [""; 8];
@@ -89,20 +67,31 @@ fn main() -> ! {
     }
     let argv = &argv[..argc];
 
-    let storage = STORAGE.take().expect("storage taken once");
-    let sockets = SOCKETS.take().expect("sockets taken once");
-    let mut stack = match bring_up(&mut sockets[..]) {
+    let bufs = BUFFERS.take().expect("buffers taken once");
+    let meta = UDP_META.take().expect("UDP metadata taken once");
+    let slots = SOCKET_SLOTS.take().expect("socket slots taken once");
+    let mut stack = match bring_up(&mut slots[..]) {
         Ok(stack) => stack,
         Err(e) => fail(EXIT_FAILURE, format_args!("bring-up failed: {e}")),
     };
 
     let code = match argv {
-        ["echo", tcp, udp, secs] => match (tcp.parse(), udp.parse(), secs.parse()) {
-            (Ok(tcp), Ok(udp), Ok(secs)) => echo(&mut stack, storage, tcp, udp, secs),
+        ["portmap", port, secs] => match (port.parse::<u16>(), secs.parse()) {
+            // The board's own program is registered at PORT+1.
+            (Ok(port @ 1..=65534), Ok(secs)) => modes::portmap::run(&mut stack, bufs, meta, port, secs),
             _ => usage(),
         },
-        ["connect", ip, port] => match (ip.parse(), port.parse()) {
-            (Ok(ip), Ok(port)) => connect(&mut stack, storage, ip, port),
+        ["pmap-query", ip, port, prog, vers, expected] => {
+            match (ip.parse(), port.parse(), prog.parse(), vers.parse(), expected.parse()) {
+                (Ok(ip), Ok(port), Ok(prog), Ok(vers), Ok(expected)) => {
+                    let query = modes::pmap_query::Query { server: (ip, port), prog, vers, expected };
+                    modes::pmap_query::run(&mut stack, bufs, meta, query)
+                }
+                _ => usage(),
+            }
+        }
+        ["echo", tcp, udp, secs] => match (tcp.parse(), udp.parse(), secs.parse()) {
+            (Ok(tcp), Ok(udp), Ok(secs)) => modes::echo::run(&mut stack, bufs, meta, tcp, udp, secs),
             _ => usage(),
         },
         _ => usage(),
@@ -111,221 +100,56 @@ fn main() -> ! {
 }
 
 fn usage() -> i32 {
-    eprintln!("usage: echo TCP_PORT UDP_PORT SECONDS | connect HOST_IP PORT");
+    eprintln!("{USAGE}");
     EXIT_USAGE
 }
 
-fn fail(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
+/// Prints `msg` on stderr and exits with `code`.
+pub(crate) fn fail(code: i32, msg: core::fmt::Arguments<'_>) -> ! {
     eprintln!("{msg}");
     semihosting::process::exit(code)
 }
 
 /// Finds the NIC and builds the interface with the static QEMU user-network address.
-fn bring_up(
-    sockets: &'static mut [SocketStorage<'static>],
-) -> Result<Stack<'static, VirtioNet>, board::BoardError> {
+fn bring_up(sockets: &'static mut [SocketStorage<'static>]) -> Result<Net, board::BoardError> {
     let mut device = VirtioNet::new(board::take_net()?)?;
     let mac = device.mac();
     let mut config = Config::new(HardwareAddress::Ethernet(mac));
     config.random_seed = board::time::ticks();
     let mut iface = Interface::new(config, &mut device, board::time::now());
     iface.update_ip_addrs(|addrs| {
-        addrs
-            .push(IpCidr::new(IpAddress::Ipv4(GUEST_IP), GUEST_PREFIX))
-            .expect("room for one address");
+        addrs.push(IpCidr::new(IpAddress::Ipv4(GUEST_IP), GUEST_PREFIX)).expect("room for one address");
     });
-    iface
-        .routes_mut()
-        .add_default_ipv4_route(GATEWAY)
-        .expect("room for the default route");
+    iface.routes_mut().add_default_ipv4_route(GATEWAY).expect("room for the default route");
+    announce(&mut device, mac);
     println!(
         "board: virtio-net mac {mac}, ip {GUEST_IP}/{GUEST_PREFIX}, gw {GATEWAY}, dma {}/{} pages",
         board::dma_pages_used(),
         board::dma_pages_total()
     );
-    Ok(Stack {
-        iface,
-        device,
-        sockets: SocketSet::new(sockets),
-        clock: board::time::now,
-    })
+    Ok(Stack { iface, device, sockets: SocketSet::new(sockets), clock: board::time::now })
 }
 
-/// TCP and UDP echo servers for `secs` seconds.
-fn echo(
-    stack: &mut Stack<'static, VirtioNet>,
-    storage: &'static mut Storage,
-    tcp_port: u16,
-    udp_port: u16,
-    secs: u64,
-) -> i32 {
-    let mut tcp_handles = [SocketHandle::default(); TCP_SOCKETS];
-    for ((handle, rx), tx) in tcp_handles
-        .iter_mut()
-        .zip(storage.tcp_rx.iter_mut())
-        .zip(storage.tcp_tx.iter_mut())
-    {
-        let socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(&mut rx[..]),
-            tcp::SocketBuffer::new(&mut tx[..]),
-        );
-        *handle = stack.sockets.add(socket);
+/// Sends a gratuitous ARP request for the board's own address (an ARP announcement), so that
+/// neighbours learn its MAC without asking. QEMU's user network asks only once per packet it
+/// has to deliver, and a question sent while the NIC is still being set up is lost: without
+/// this, a connection forwarded to the board right after boot waits for the host's TCP to
+/// retransmit its SYN (seconds).
+fn announce(device: &mut VirtioNet, mac: EthernetAddress) {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: GUEST_IP,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: GUEST_IP,
+    };
+    let eth = EthernetRepr { src_addr: mac, dst_addr: EthernetAddress::BROADCAST, ethertype: EthernetProtocol::Arp };
+    // A TX buffer is free right after bring-up; if not, neighbours fall back to asking.
+    if let Some(tx) = device.transmit(board::time::now()) {
+        tx.consume(eth.buffer_len() + arp.buffer_len(), |buf| {
+            let mut frame = EthernetFrame::new_unchecked(buf);
+            eth.emit(&mut frame);
+            arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        });
     }
-    let meta = UDP_META.take().expect("UDP metadata taken once");
-    let mut udp_socket = udp::Socket::new(
-        udp::PacketBuffer::new(&mut meta.rx[..], &mut storage.udp_rx[..]),
-        udp::PacketBuffer::new(&mut meta.tx[..], &mut storage.udp_tx[..]),
-    );
-    if let Err(e) = udp_socket.bind(udp_port) {
-        fail(EXIT_FAILURE, format_args!("udp bind {udp_port}: {e}"));
-    }
-    let udp_handle = stack.sockets.add(udp_socket);
-
-    println!("echo: tcp {tcp_port} udp {udp_port} for {secs} s");
-    let deadline = board::time::now() + Duration::from_secs(secs);
-    let mut active = [false; TCP_SOCKETS];
-    let mut tcp_conns = 0u32;
-    let mut tcp_bytes = 0usize;
-    let mut udp_datagrams = 0u32;
-    let mut chunk = [0u8; 1024];
-
-    let Err(pump::DeadlineReached) = stack.pump(deadline, |_now, _iface, sockets| {
-        for (handle, active) in tcp_handles.iter().zip(active.iter_mut()) {
-            let s = sockets.get_mut::<tcp::Socket>(*handle);
-            if !s.is_open() {
-                // Closed (or in TIME-WAIT) after a connection: listen for the next one.
-                if let Err(e) = s.listen(tcp_port) {
-                    eprintln!("echo: listen {tcp_port}: {e}");
-                }
-                *active = false;
-            }
-            if s.is_active() && !*active {
-                *active = true;
-                tcp_conns += 1;
-            }
-            while s.can_recv() {
-                let room = s.send_capacity() - s.send_queue();
-                if room == 0 {
-                    break;
-                }
-                let want = room.min(chunk.len());
-                let Ok(n) = s.recv_slice(&mut chunk[..want]) else {
-                    break;
-                };
-                if n == 0 {
-                    break;
-                }
-                // Cannot fall short: `n` is at most the free room in the TX buffer.
-                let _ = s.send_slice(&chunk[..n]);
-                tcp_bytes += n;
-            }
-            // The peer finished sending and everything it sent has been echoed: close our side.
-            if s.state() == tcp::State::CloseWait && s.recv_queue() == 0 {
-                s.close();
-            }
-        }
-        let u = sockets.get_mut::<udp::Socket>(udp_handle);
-        while u.can_send() {
-            let Ok((n, meta)) = u.recv_slice(&mut chunk) else {
-                break;
-            };
-            if let Err(e) = u.send_slice(&chunk[..n], meta.endpoint) {
-                eprintln!("echo: udp send: {e}");
-            }
-            udp_datagrams += 1;
-        }
-        ControlFlow::<core::convert::Infallible>::Continue(())
-    });
-    println!(
-        "echo: done: {tcp_conns} tcp connections, {tcp_bytes} tcp bytes, {udp_datagrams} udp datagrams"
-    );
-    0
-}
-
-/// Connects to `ip:port`, sends a greeting, reads to EOF and prints the reply.
-fn connect(
-    stack: &mut Stack<'static, VirtioNet>,
-    storage: &'static mut Storage,
-    ip: Ipv4Addr,
-    port: u16,
-) -> i32 {
-    const GREETING: &[u8] = b"hello from board\n";
-    let [rx, ..] = &mut storage.tcp_rx;
-    let [tx, ..] = &mut storage.tcp_tx;
-    let handle = stack.sockets.add(tcp::Socket::new(
-        tcp::SocketBuffer::new(&mut rx[..]),
-        tcp::SocketBuffer::new(&mut tx[..]),
-    ));
-    // An ephemeral local port that differs between runs.
-    let local_port = 49152 + u16::try_from(board::time::ticks() % 16384).unwrap_or(0);
-    let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
-    if let Err(e) = socket.connect(
-        stack.iface.context(),
-        (IpAddress::Ipv4(ip), port),
-        local_port,
-    ) {
-        fail(EXIT_FAILURE, format_args!("connect {ip}:{port}: {e}"));
-    }
-    println!("connect: {ip}:{port} from port {local_port}");
-
-    let reply = &mut storage.reply;
-    let mut got = 0usize;
-    let mut connected = false;
-    let mut sent = false;
-    let deadline = board::time::now() + Duration::from_secs(10);
-    let outcome = stack.pump(deadline, |_now, _iface, sockets| {
-        let s = sockets.get_mut::<tcp::Socket>(handle);
-        if !connected {
-            if s.may_send() {
-                connected = true;
-            } else if s.state() == tcp::State::Closed {
-                return ControlFlow::Break(Err("connection refused or reset"));
-            } else {
-                return ControlFlow::Continue(());
-            }
-        }
-        if !sent && s.can_send() {
-            match s.send_slice(GREETING) {
-                Ok(n) if n == GREETING.len() => sent = true,
-                _ => return ControlFlow::Break(Err("greeting did not fit the TX buffer")),
-            }
-        }
-        while s.can_recv() {
-            let mut discard = [0u8; 64];
-            let buf = if got < reply.len() {
-                &mut reply[got..]
-            } else {
-                &mut discard[..]
-            };
-            match s.recv_slice(buf) {
-                Ok(n) if got < reply.len() => got += n,
-                _ => break,
-            }
-        }
-        if !s.may_recv() {
-            // EOF from the peer (or reset after the data): close our side.
-            s.close();
-            return ControlFlow::Break(Ok(()));
-        }
-        ControlFlow::Continue(())
-    });
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => fail(EXIT_FAILURE, format_args!("connect: {e}")),
-        Err(pump::DeadlineReached) => fail(EXIT_FAILURE, format_args!("connect: timed out")),
-    }
-    // Let our FIN go out and be acknowledged, so the peer sees a clean close.
-    let linger = board::time::now() + Duration::from_secs(1);
-    let _ = stack.pump(linger, |_now, _iface, sockets| {
-        if sockets.get_mut::<tcp::Socket>(handle).is_open() {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        }
-    });
-
-    let text = core::str::from_utf8(&reply[..got]).unwrap_or("<not UTF-8>");
-    println!("connect: received {got} bytes");
-    println!("reply: {text}");
-    if got > 0 { 0 } else { EXIT_FAILURE }
 }

@@ -1,5 +1,5 @@
-//! The network poll loop, independent of the board: a later RPC pump reuses it with its own
-//! socket-servicing hook.
+//! The network poll loop, independent of the board: each mode services its sockets (for RPC,
+//! through `tern-smoltcp`'s server and client pumps) in the hook.
 
 use core::ops::ControlFlow;
 

@@ -73,10 +73,7 @@ unsafe impl<T: Send> Sync for StaticCell<T> {}
 impl<T> StaticCell<T> {
     /// Storage initialised with `value` (evaluated at compile time for statics).
     pub const fn new(value: T) -> Self {
-        Self {
-            taken: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-        }
+        Self { taken: AtomicBool::new(false), value: UnsafeCell::new(value) }
     }
 
     /// The unique mutable reference to the contents, or `None` if it was already taken.
@@ -137,9 +134,7 @@ unsafe impl Hal for BoardHal {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |next| {
                 next.checked_add(pages).filter(|&end| end <= DMA_PAGES)
             })
-            .unwrap_or_else(|next| {
-                panic!("DMA pool exhausted: {pages} pages wanted, {next}/{DMA_PAGES} used")
-            });
+            .unwrap_or_else(|next| panic!("DMA pool exhausted: {pages} pages wanted, {next}/{DMA_PAGES} used"));
         let base = DMA_POOL.0.get().cast::<u8>();
         // SAFETY: `first + pages <= DMA_PAGES`, so the offset stays inside `DMA_POOL`.
         let start = unsafe { base.add(first * PAGE_SIZE) };
@@ -209,9 +204,6 @@ fn exception_handler(trap_frame: &riscv_rt::TrapFrame) -> ! {
     let mcause = riscv::register::mcause::read().bits();
     let mepc = riscv::register::mepc::read();
     let mtval = riscv::register::mtval::read();
-    semihosting::eprintln!(
-        "exception: mcause={mcause:#x} mepc={mepc:#x} mtval={mtval:#x} ra={:#x}",
-        trap_frame.ra
-    );
+    semihosting::eprintln!("exception: mcause={mcause:#x} mepc={mepc:#x} mtval={mtval:#x} ra={:#x}", trap_frame.ra);
     semihosting::process::exit(3)
 }

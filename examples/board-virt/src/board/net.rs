@@ -31,10 +31,8 @@ struct Buffers {
     tx: [[u8; TX_BUF_LEN]; TX_BUFS],
 }
 
-static BUFFERS: StaticCell<Buffers> = StaticCell::new(Buffers {
-    rx: [[0; RX_BUF_LEN]; RX_BUFS],
-    tx: [[0; TX_BUF_LEN]; TX_BUFS],
-});
+static BUFFERS: StaticCell<Buffers> =
+    StaticCell::new(Buffers { rx: [[0; RX_BUF_LEN]; RX_BUFS], tx: [[0; TX_BUF_LEN]; TX_BUFS] });
 
 /// A virtio-net NIC as a smoltcp device.
 pub struct VirtioNet {
@@ -51,13 +49,8 @@ impl VirtioNet {
     /// Wraps the driver and posts all RX buffers. Can succeed only once (static buffers).
     pub fn new(raw: NetRaw) -> Result<Self, BoardError> {
         let bufs = BUFFERS.take().ok_or(BoardError::AlreadyTaken)?;
-        let mut dev = Self {
-            raw,
-            rx: &mut bufs.rx,
-            rx_posted: [None; RX_BUFS],
-            tx: &mut bufs.tx,
-            tx_inflight: [None; TX_BUFS],
-        };
+        let mut dev =
+            Self { raw, rx: &mut bufs.rx, rx_posted: [None; RX_BUFS], tx: &mut bufs.tx, tx_inflight: [None; TX_BUFS] };
         dev.post_rx()?;
         Ok(dev)
     }
@@ -134,10 +127,7 @@ impl phy::TxToken for TxToken<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let hdr = self
-            .raw
-            .fill_buffer_header(self.buf)
-            .expect("TX buffer holds a virtio-net header");
+        let hdr = self.raw.fill_buffer_header(self.buf).expect("TX buffer holds a virtio-net header");
         let frame = &mut self.buf[hdr..hdr + len];
         let result = f(frame);
         // SAFETY: the buffer is in static storage; `inflight` records the token, and the
@@ -175,24 +165,14 @@ impl phy::Device for VirtioNet {
             Ok(v) => v,
             Err(e) => panic!("virtio-net: receive_complete failed: {e}"),
         };
-        let rx = RxToken {
-            frame: &self.rx[r][hdr..hdr + len],
-        };
-        let tx = TxToken {
-            raw: &mut self.raw,
-            buf: &mut self.tx[t],
-            inflight: &mut self.tx_inflight[t],
-        };
+        let rx = RxToken { frame: &self.rx[r][hdr..hdr + len] };
+        let tx = TxToken { raw: &mut self.raw, buf: &mut self.tx[t], inflight: &mut self.tx_inflight[t] };
         Some((rx, tx))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<TxToken<'_>> {
         let t = self.free_tx()?;
-        Some(TxToken {
-            raw: &mut self.raw,
-            buf: &mut self.tx[t],
-            inflight: &mut self.tx_inflight[t],
-        })
+        Some(TxToken { raw: &mut self.raw, buf: &mut self.tx[t], inflight: &mut self.tx_inflight[t] })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
