@@ -1,5 +1,5 @@
 //! A blocking RPC client over TCP or UDP, driving the core's sans-IO
-//! [`Client`](tern_core::rpc::client::Client): one call at a time, retransmission with
+//! [`Client`]: one call at a time, retransmission with
 //! back-off over UDP, one deadline over TCP.
 
 use std::io::{self, Read, Write};

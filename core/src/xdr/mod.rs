@@ -9,7 +9,7 @@
 //!   an error, which makes decode → encode round trips byte-exact.
 //! - Encoding writes into a caller's `&mut [u8]` through [`Writer`]; every type reports its
 //!   encoded length through [`Encode::encoded_len`], so buffers can be sized before encoding.
-//! - Enumerations are *open* ([`xdr_enum!`]): values this crate does not know are kept, so a
+//! - Enumerations are *open* ([`xdr_enum!`](crate::xdr_enum)): values this crate does not know are kept, so a
 //!   newer peer's value survives decode → encode.
 //!
 //! Nothing here panics on input, allocates, or reads beyond the given slice.
