@@ -58,6 +58,8 @@ pub struct CallContext<'a> {
     pub cred: Credential<'a>,
     /// The caller.
     pub peer: Peer,
+    /// When the request arrived (as given to [`Dispatcher::handle_at`]).
+    pub now: crate::time::Instant,
 }
 
 /// Why a program did not produce results.
@@ -153,6 +155,7 @@ pub struct Stats {
 pub struct Dispatcher<T> {
     table: T,
     stats: Stats,
+    now: crate::time::Instant,
 }
 
 /// The first part of a call that could be read.
@@ -188,7 +191,7 @@ fn parse_header<'a>(r: &mut Reader<'a>) -> Header<'a> {
 impl<T: ProgramTable> Dispatcher<T> {
     /// A dispatcher serving the programs of `table`.
     pub fn new(table: T) -> Self {
-        Dispatcher { table, stats: Stats::default() }
+        Dispatcher { table, stats: Stats::default(), now: crate::time::Instant::ZERO }
     }
 
     /// The programs.
@@ -201,7 +204,20 @@ impl<T: ProgramTable> Dispatcher<T> {
         self.stats
     }
 
-    /// Answers one request from `peer`, writing the reply into `reply`.
+    /// Moves the dispatcher's clock forward to `now` (it never goes back).
+    pub fn advance_time(&mut self, now: crate::time::Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// Answers one request that arrived at `now` (programs with timers, such as a duplicate
+    /// request cache, see it in [`CallContext::now`]).
+    pub fn handle_at(&mut self, now: crate::time::Instant, peer: Peer, request: &[u8], reply: &mut [u8]) -> Dispatch {
+        self.advance_time(now);
+        self.handle(peer, request, reply)
+    }
+
+    /// Answers one request from `peer`, writing the reply into `reply`; the time is the last
+    /// one given to [`Dispatcher::handle_at`].
     pub fn handle(&mut self, peer: Peer, request: &[u8], reply: &mut [u8]) -> Dispatch {
         let mut r = Reader::new(request);
         let (Ok(xid), Ok(MsgType::Call)) = (r.u32(), r.read::<MsgType>()) else {
@@ -210,7 +226,7 @@ impl<T: ProgramTable> Dispatcher<T> {
         };
         let out = match parse_header(&mut r) {
             Header::Ok { prog, vers, proc_, cred, args } => {
-                let ctx = CallContext { xid, prog, vers, proc_, cred, peer };
+                let ctx = CallContext { xid, prog, vers, proc_, cred, peer, now: self.now };
                 self.call(&ctx, args, reply)
             }
             Header::Reply(stat) => write_header(reply, ReplyHeader::accepted(xid, stat)),

@@ -119,7 +119,7 @@ impl<T: ProgramTable> Connection<T> {
                 let (used, done) = records.push(input).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 input = &input[used..];
                 if let Some(record) = records.record().filter(|_| done) {
-                    let out = lock(&self.dispatcher).handle(peer, record, &mut reply[4..]);
+                    let out = lock(&self.dispatcher).handle_at(super::core_now(), peer, record, &mut reply[4..]);
                     if let Dispatch::Reply(len) = out {
                         let header = fragment_header(u32::try_from(len).unwrap_or(0), true);
                         reply[..4].copy_from_slice(&header);

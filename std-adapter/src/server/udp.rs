@@ -28,7 +28,7 @@ pub(super) fn serve<T: ProgramTable>(sock: UdpSocket, dispatcher: SharedDispatch
             }
         };
         let peer = Peer { addr: from, transport: Transport::Udp };
-        let out = lock(&dispatcher).handle(peer, &req[..n], &mut reply);
+        let out = lock(&dispatcher).handle_at(super::core_now(), peer, &req[..n], &mut reply);
         if let Dispatch::Reply(len) = out
             && let Err(e) = sock.send_to(&reply[..len], from)
         {

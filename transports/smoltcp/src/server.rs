@@ -189,6 +189,7 @@ impl<'b, T: ProgramTable, const TCP: usize> RpcServer<'b, T, TCP> {
     /// complete requests until a reply does not fit or no input is left. Call after each
     /// `Interface::poll`, and at [`RpcServer::poll_at`].
     pub fn poll(&mut self, now: Instant, sockets: &mut SocketSet<'_>) {
+        self.dispatcher.advance_time(crate::core_instant(now));
         if let Some((handle, reply)) = &mut self.udp {
             let socket = sockets.get_mut::<udp::Socket>(*handle);
             serve_udp(&mut self.dispatcher, socket, reply, &mut self.stats);
