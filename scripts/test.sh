@@ -31,7 +31,14 @@ step "firmware build"
 (cd examples/board-virt && cargo build -q --release)
 
 step "host and QEMU tests"
-cargo test --workspace
+log=$(mktemp)
+cargo test --workspace 2>&1 | tee "$log"
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
 
 step "fuzz (${FUZZ_SECONDS:-20} s per target)"
 tests/fuzz/run-all.sh "${FUZZ_SECONDS:-20}"
+
+step "summary"
+echo "tests: $passed passed, $failed failed"
