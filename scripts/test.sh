@@ -23,6 +23,7 @@ for t in riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
     cargo build -q -p tern-core --target "$t"
     cargo build -q -p tern-core --target "$t" --release
 done
+cargo build -q -p tern-core --target riscv32imac-unknown-none-elf --features defmt
 
 step "rustdoc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod drc;
 pub mod msg;
 pub mod portmap;
 pub mod record;

@@ -331,6 +331,7 @@ macro_rules! xdr_enum {
     ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $var:ident = $val:expr),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         $vis enum $name {
             $(#[doc = concat!("`", stringify!($var), "` = ", stringify!($val), ".")] $(#[$vm])* $var,)+
             /// A value this implementation does not know, kept as it was on the wire.
