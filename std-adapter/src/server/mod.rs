@@ -78,6 +78,12 @@ impl<T: ProgramTable + Send + 'static> Server<T> {
         Server { dispatcher: Arc::new(Mutex::new(Dispatcher::new(table))), cfg }
     }
 
+    /// A server over an existing shared dispatcher, so that several ports (NFS and MOUNT, for
+    /// example) serve the same programs and state.
+    pub fn with_dispatcher(dispatcher: SharedDispatcher<T>, cfg: ServerConfig) -> Self {
+        Server { dispatcher, cfg }
+    }
+
     /// The shared dispatcher (to reach the programs while the server runs).
     pub fn dispatcher(&self) -> SharedDispatcher<T> {
         self.dispatcher.clone()
