@@ -14,7 +14,13 @@
 //!   still must not let any name escape the tree they serve;
 //! - permissions are checked by the server from [`Attr`] (mode, uid, gid) before calling; a
 //!   back end may refuse more (for example a read-only medium gives [`FsError::ReadOnly`]);
-//! - time is passed in ([`Ctx::now`]); the core never reads a clock.
+//! - time is passed in ([`Ctx::now`]); the core never reads a clock;
+//! - a `uid`/`gid` in the [`SetAttr`] of a create call overrides [`Ctx`] (the server vets it
+//!   like a SETATTR);
+//! - where POSIX leaves the error open, back ends answer as Linux does: linking a directory
+//!   is [`FsError::Perm`], an UNCHECKED create over a non-file is [`FsError::Exist`],
+//!   `remove(".")` is [`FsError::IsDir`], `rmdir(".")` is [`FsError::Inval`] and
+//!   `rmdir("..")` is [`FsError::NotEmpty`].
 
 pub mod mem;
 
@@ -149,7 +155,7 @@ pub struct Time {
     pub nsecs: u32,
 }
 
-/// Attributes of an object (NFSv3's `fattr3`, without the server-chosen `fsid`).
+/// Attributes of an object (NFSv3's `fattr3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Attr {
