@@ -12,9 +12,11 @@
 //! This crate owns every OS interaction; the core stays free of IO and clocks.
 
 pub mod client;
+pub mod hostfs;
 pub mod portmap;
 pub mod server;
 pub mod signals;
+mod sys;
 
 pub use client::{RpcClient, RpcError};
 pub use server::{Server, ServerConfig, ServerHandle};
