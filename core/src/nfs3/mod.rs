@@ -39,6 +39,7 @@ mod dirop;
 mod fsinfo;
 mod io;
 mod readdir;
+pub mod server;
 mod types;
 
 pub use args::Args;

@@ -27,6 +27,30 @@ enum Cmd {
         #[arg(long, default_value_t = portmap::PORT)]
         port: u16,
     },
+    /// Serve directories over NFSv3 and MOUNT v3 (TCP and UDP).
+    Serve {
+        /// Exports file in exports(5) syntax.
+        #[arg(long, value_name = "FILE")]
+        exports: Option<std::path::PathBuf>,
+        /// One exports line, e.g. '/srv 127.0.0.1(rw,no_root_squash)' (repeatable).
+        #[arg(long = "export", value_name = "LINE")]
+        export_lines: Vec<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        listen: IpAddr,
+        /// NFS port.
+        #[arg(long, default_value_t = 2049)]
+        nfs_port: u16,
+        /// MOUNT port.
+        #[arg(long, default_value_t = 20048)]
+        mount_port: u16,
+        /// Directory for the handle secret and server id (handles survive restarts with it).
+        #[arg(long, default_value = "/var/lib/tern")]
+        state_dir: std::path::PathBuf,
+        /// Portmapper to register with (Tern serves its own there when none answers).
+        #[arg(long, default_value = "127.0.0.1:111")]
+        portmap: SocketAddr,
+    },
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -181,6 +205,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Serve { exports, export_lines, listen, nfs_port, mount_port, state_dir, portmap } => {
+            let (text, source) = match exports {
+                Some(f) => {
+                    let mut text = std::fs::read_to_string(&f)
+                        .map_err(|e| fail(8, format!("exports file {}: {e}", f.display())))?;
+                    for l in &export_lines {
+                        text.push('\n');
+                        text.push_str(l);
+                    }
+                    (text, f.display().to_string())
+                }
+                None => (export_lines.join("\n"), "--export".to_string()),
+            };
+            let opts = tern_std::serve::ServeOptions {
+                exports: text,
+                exports_source: source,
+                listen,
+                nfs_port,
+                mount_port,
+                state_dir,
+                portmap,
+            };
+            let running = tern_std::serve::serve(opts).map_err(|e| {
+                use tern_std::serve::ServeError as E;
+                let code = match &e {
+                    E::PortInUse { .. } => 3,
+                    E::Exports { .. } | E::NoExports => 8,
+                    E::MissingDir(_) => 9,
+                    _ => 1,
+                };
+                fail(code, e.to_string())
+            })?;
+            tracing::info!(nfs = %running.addrs.0, mount = %running.addrs.1, "serving NFSv3 and MOUNT v3");
+            let sig = tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
+            tracing::info!("signal {sig}: shutting down");
+            running.shutdown();
+            Ok(())
+        }
     }
 }
 

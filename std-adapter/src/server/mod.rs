@@ -56,8 +56,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The core's time for a std instant: microseconds since the first call in this process.
-pub(crate) fn core_now() -> tern_core::time::Instant {
+/// The core's time now: microseconds since the first call in this process.
+pub fn core_now() -> tern_core::time::Instant {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(std::time::Instant::now);
     tern_core::time::Instant::from_micros(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX))

@@ -83,6 +83,9 @@ impl<T: ProgramTable> Connection<T> {
         tracing::debug!(peer = %self.peer, "connection opened");
         match self.serve() {
             Ok(why) => tracing::debug!(peer = %self.peer, "connection closed: {why}"),
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) => {
+                tracing::debug!(peer = %self.peer, "connection closed: {e}")
+            }
             Err(e) => tracing::info!(peer = %self.peer, "connection closed: {e}"),
         }
     }
