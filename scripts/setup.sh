@@ -25,9 +25,12 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# Real peers: rpcinfo (rpcbind) and tshark.
+# Real peers: rpcinfo (rpcbind), tshark, the libnfs tools (nfs-ls, nfs-cat, nfs-cp) and
+# showmount (nfs-common).
 need=()
 command -v rpcinfo >/dev/null || need+=(rpcbind)
+command -v nfs-cp >/dev/null || need+=(libnfs-utils)
+command -v showmount >/dev/null || need+=(nfs-common)
 if ! command -v tshark >/dev/null; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     need+=(tshark)
