@@ -8,6 +8,9 @@
 //!   PROG VERS on TCP (GETPORT over UDP, then DUMP over UDP, then GETPORT over TCP); exits 0
 //!   when every answer names EXPECTED_PORT.
 //! - `echo TCP_PORT UDP_PORT SECONDS`: TCP and UDP echo servers for SECONDS, then exit 0.
+//! - `nfs NFS_PORT MOUNT_PORT SECONDS`: serves a MemFs export `/mem` (with `hello.txt` and `dir`)
+//!   over NFSv3 and MOUNT v3 on UDP and TCP at NFS_PORT (NFS and MOUNT) and MOUNT_PORT (MOUNT)
+//!   for SECONDS; prints the servers' counters and exits 0.
 //!
 //! Exit codes: 0 success, 1 failure, 2 bad arguments, 3 CPU exception, 101 panic.
 
@@ -40,7 +43,7 @@ const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 const ARGS_BUF: usize = 1024;
 
 const USAGE: &str = "usage: portmap PORT SECONDS | pmap-query HOST_IP PORT PROG VERS EXPECTED_PORT \
-                     | echo TCP_PORT UDP_PORT SECONDS";
+                     | echo TCP_PORT UDP_PORT SECONDS | nfs NFS_PORT MOUNT_PORT SECONDS";
 
 /// Socket slots, in static memory.
 static SOCKET_SLOTS: StaticCell<[SocketStorage<'static>; SOCKETS]> = StaticCell::new([SocketStorage::EMPTY; SOCKETS]);
@@ -92,6 +95,12 @@ fn main() -> ! {
         }
         ["echo", tcp, udp, secs] => match (tcp.parse(), udp.parse(), secs.parse()) {
             (Ok(tcp), Ok(udp), Ok(secs)) => modes::echo::run(&mut stack, bufs, meta, tcp, udp, secs),
+            _ => usage(),
+        },
+        ["nfs", nfs, mount, secs] => match (nfs.parse(), mount.parse(), secs.parse()) {
+            (Ok(nfs @ 1..), Ok(mount @ 1..), Ok(secs)) if nfs != mount => {
+                modes::nfs::run(&mut stack, bufs, meta, nfs, mount, secs)
+            }
             _ => usage(),
         },
         _ => usage(),

@@ -4,6 +4,7 @@
 //! them into socket buffers and RPC record, reply and request buffers, all `'static`.
 
 pub(crate) mod echo;
+pub(crate) mod nfs;
 pub(crate) mod pmap_query;
 pub(crate) mod portmap;
 
@@ -25,8 +26,8 @@ pub(crate) const EXIT_USAGE: i32 = 2;
 
 /// TCP sockets: connections a server serves at once.
 pub(crate) const TCP_SOCKETS: usize = 3;
-/// Socket slots: the TCP sockets and one UDP socket.
-pub(crate) const SOCKETS: usize = TCP_SOCKETS + 1;
+/// Socket slots: the TCP sockets and one UDP socket, or what the `nfs` mode needs (two ports).
+pub(crate) const SOCKETS: usize = if nfs::SOCKETS > TCP_SOCKETS + 1 { nfs::SOCKETS } else { TCP_SOCKETS + 1 };
 /// Bytes of each TCP socket's receive and send buffer.
 const TCP_BUF: usize = 2048;
 /// Datagrams queued each way on the UDP socket.
