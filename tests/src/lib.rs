@@ -18,21 +18,89 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// A binary of a workspace package, built in this build profile on first use (each test
+/// binary builds it at most once, whatever its threads do).
+pub fn workspace_bin(package: &'static str, bin: &'static str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(&'static str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(b, _)| *b == bin) {
+        return p.clone();
+    }
+    let release = !cfg!(debug_assertions);
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "-q", "-p", package, "--bin", bin]).current_dir(workspace());
+    if release {
+        cmd.arg("--release");
+    }
+    let st = cmd.status().expect("run cargo build");
+    assert!(st.success(), "cargo build of {package} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
+    let path = target.join(if release { "release" } else { "debug" }).join(bin);
+    built.push((bin, path.clone()));
+    path
+}
+
 /// The `tern` binary of this build profile, built on first use.
 pub fn tern_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let release = !cfg!(debug_assertions);
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "tern-std", "--bin", "tern"]).current_dir(workspace());
-        if release {
-            cmd.arg("--release");
-        }
-        let st = cmd.status().expect("run cargo build");
-        assert!(st.success(), "cargo build of the tern binary failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
-        target.join(if release { "release" } else { "debug" }).join("tern")
+    BIN.get_or_init(|| workspace_bin("tern-std", "tern"))
+}
+
+/// The QEMU riscv32 `virt` firmware ELF (`examples/board-virt`), built in release on first use.
+pub fn firmware() -> &'static Path {
+    static ELF: OnceLock<PathBuf> = OnceLock::new();
+    ELF.get_or_init(|| {
+        let dir = workspace().join("examples").join("board-virt");
+        // The firmware has its own target (from its .cargo/config.toml), target directory and
+        // link flags: nothing of the host build's environment may override them.
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--release"])
+            .current_dir(&dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .status()
+            .expect("run cargo build for the firmware");
+        assert!(st.success(), "cargo build --release of examples/board-virt failed");
+        dir.join("target/riscv32imac-unknown-none-elf/release/tern-board-virt")
     })
+}
+
+/// A fresh, empty directory under the system's temp dir, named after `name` and this process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("tern-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create a temp dir");
+    d
+}
+
+/// Writes `len` pseudo-random bytes (xorshift from `seed`) to `path`, fast.
+pub fn random_file(path: &Path, len: usize, seed: u64) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create a file"));
+    let mut x = seed | 1;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(buf.len());
+        f.write_all(&buf[..n]).expect("write a file");
+        left -= n;
+    }
+}
+
+/// Whether two files have the same bytes (`cmp`).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    run(Command::new("cmp").arg(a).arg(b)).0
 }
 
 /// Path of a peer program, or a failure that names the setup step.

@@ -745,15 +745,7 @@ impl RawTcp {
     }
 }
 
-/// A fresh, empty directory under the system's temp dir, named after `name` and this process.
-pub fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("tern-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("create a temp dir");
-    d
-}
+pub use crate::temp_dir;
 
 /// An exports line for `dir` and client 127.0.0.1.
 pub fn export_line(dir: &Path, options: &str) -> String {

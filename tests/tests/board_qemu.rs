@@ -9,15 +9,13 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tern_core::rpc::portmap::{IPPROTO_TCP, IPPROTO_UDP, Mapping};
 use tern_std::client::{RpcClient, RpcError};
 use tern_std::portmap::{dump, getport, set};
-use tern_tests::{ChildGuard, free_port, local, require, run, tern_bin, uaddr, wait_until, workspace};
+use tern_tests::{ChildGuard, firmware, free_port, local, require, run, tern_bin, uaddr, wait_until};
 
 /// The portmapper's program and version.
 const PMAP: (u32, u32) = (100_000, 2);
@@ -27,28 +25,6 @@ const BOARD_STATUS: u32 = 0x2000_7e57;
 const GUEST_PMAP_PORT: u16 = 111;
 /// How long a board serves before exiting on its own.
 const SERVE_SECS: u64 = 4;
-
-/// The firmware ELF, built (release) on first use.
-fn firmware() -> &'static Path {
-    static ELF: OnceLock<PathBuf> = OnceLock::new();
-    ELF.get_or_init(|| {
-        let dir = workspace().join("examples").join("board-virt");
-        // The firmware has its own target (from its .cargo/config.toml), target directory and
-        // link flags: nothing of the host build's environment may override them.
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "--release"])
-            .current_dir(&dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .status()
-            .expect("run cargo build for the firmware");
-        assert!(st.success(), "cargo build --release of examples/board-virt failed");
-        dir.join("target/riscv32imac-unknown-none-elf/release/tern-board-virt")
-    })
-}
 
 /// A QEMU board; stopped (SIGTERM to `timeout`, which passes it on to QEMU) if still running
 /// when dropped.

@@ -7,84 +7,17 @@
 //! the files the firmware made at boot and copies 1 MiB each way. Both print the nfs-cp
 //! throughput (`--nocapture`), and both check that the server exits cleanly with its summary.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tern_core::mount::{self, MountRes3};
 use tern_core::nfs3::{self, DirOpArgs3, FileHandle, Filename, Limits, MkdirArgs, NfsRes, Sattr3, decode_exact_with};
 use tern_std::client::{AuthSysParams, RpcClient};
-use tern_tests::{ChildGuard, free_port, local, require, run, uaddr, wait_until, workspace};
-
-/// The host example's binary of this build profile, built on first use.
-fn memfs_server_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let release = !cfg!(debug_assertions);
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "tern-example-memfs-server"]).current_dir(workspace());
-        if release {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("run cargo build").success(), "cargo build of the memfs example failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
-        target.join(if release { "release" } else { "debug" }).join("tern-example-memfs-server")
-    })
-}
-
-/// The firmware ELF, built (release) on first use.
-fn firmware() -> &'static Path {
-    static ELF: OnceLock<PathBuf> = OnceLock::new();
-    ELF.get_or_init(|| {
-        let dir = workspace().join("examples").join("board-virt");
-        // The firmware has its own target, target directory and link flags: nothing of the host
-        // build's environment may override them.
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "--release"])
-            .current_dir(&dir)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .status()
-            .expect("run cargo build for the firmware");
-        assert!(st.success(), "cargo build --release of examples/board-virt failed");
-        dir.join("target/riscv32imac-unknown-none-elf/release/tern-board-virt")
-    })
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tern-memfs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A file of pseudo-random bytes (xorshift, seeded), written fast.
-fn random_file(path: &Path, len: usize, seed: u64) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut x = seed | 1;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(buf.len());
-        f.write_all(&buf[..n]).unwrap();
-        left -= n;
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    run(Command::new("cmp").arg(a).arg(b)).0
-}
+use tern_tests::{
+    ChildGuard, firmware, free_port, local, random_file, require, run, same_file, temp_dir, uaddr, wait_until,
+    workspace_bin,
+};
 
 /// A libnfs URL for `path` on a server whose NFS and MOUNT ports are given.
 fn url(ports: (u16, u16), path: &str) -> String {
@@ -145,7 +78,7 @@ fn libnfs_tools_against_the_memfs_example() {
     std::fs::write(dir.join("note.txt"), b"a note in memory\n").unwrap();
 
     let ports = (free_port(), free_port());
-    let mut cmd = Command::new(memfs_server_bin());
+    let mut cmd = Command::new(workspace_bin("tern-example-memfs-server", "tern-example-memfs-server"));
     cmd.args(["--listen", "127.0.0.1", "--nfs-port", &ports.0.to_string(), "--mount-port", &ports.1.to_string()]);
     let server = ChildGuard::spawn("tern-example-memfs-server", &mut cmd);
     assert!(wait_until(Duration::from_secs(30), || nfs_answers(ports.0)), "the memfs example did not come up");

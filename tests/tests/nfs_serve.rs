@@ -1,8 +1,7 @@
 //! `tern serve` against real NFS clients: the libnfs tools (`nfs-ls`, `nfs-cat`, `nfs-cp`),
 //! `showmount` and `rpcinfo`, plus Tern's own RPC client for handle checks across restarts.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use tern_core::nfs3::{
     self, DirOpArgs3, FileHandle, Filename, GetattrArgs, Limits, LookupArgs, NfsRes, ReadArgs, decode_exact_with,
 };
 use tern_std::client::{AuthSysParams, RpcClient};
-use tern_tests::{ChildGuard, free_port, local, require, run, tern_bin, wait_until};
+use tern_tests::{ChildGuard, free_port, local, random_file, require, run, same_file, temp_dir, tern_bin, wait_until};
 
 /// Tests that use port 111 take turns.
 static PORT_111: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -20,13 +19,6 @@ struct Served {
     guard: ChildGuard,
     nfs: u16,
     mount: u16,
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tern-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn serve(export: &Path, state: &Path, portmap: u16, ports: Option<(u16, u16)>) -> Served {
@@ -50,29 +42,6 @@ fn url(s: &Served, path: &str) -> String {
     format!("nfs://127.0.0.1{path}?version=3&nfsport={}&mountport={}", s.nfs, s.mount)
 }
 
-/// A file of pseudo-random bytes (xorshift), written fast.
-fn random_file(path: &Path, len: usize) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for chunk in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(buf.len());
-        f.write_all(&buf[..n]).unwrap();
-        left -= n;
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    run(Command::new("cmp").arg(a).arg(b)).0
-}
-
 #[test]
 fn libnfs_tools_against_tern_serve() {
     let (nfs_ls, nfs_cat, nfs_cp) = (require("nfs-ls"), require("nfs-cat"), require("nfs-cp"));
@@ -85,7 +54,7 @@ fn libnfs_tools_against_tern_serve() {
     std::fs::write(export.join("hello.txt"), b"hello from tern\n").unwrap();
     std::fs::write(export.join("sub/deeper/leaf.txt"), b"leaf").unwrap();
     let big = 256 << 20;
-    random_file(&local_dir.join("big.bin"), big);
+    random_file(&local_dir.join("big.bin"), big, 0x2545_f491_4f6c_dd1d);
     let s = serve(&export, &state, free_port(), None);
     let e = export.display().to_string();
 
