@@ -35,6 +35,10 @@ if ! command -v tshark >/dev/null; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     need+=(tshark)
 fi
+# nfs-ganesha (VFS back end): the peer server of scripts/bench-nfs.sh (and later interop tests).
+if ! command -v ganesha.nfsd >/dev/null || ! dpkg -s nfs-ganesha-vfs >/dev/null 2>&1; then
+    need+=(nfs-ganesha nfs-ganesha-vfs)
+fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 # QEMU 10 from bookworm-backports, without touching /etc/apt (the machine's qemu-utils comes

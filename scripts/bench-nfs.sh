@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# NFS server benchmarks, in one run and side by side (the machine is shared and noisy: compare
+# the ratios): `tern serve` (release build, HostFs) against nfs-ganesha (VFS back end), each
+# exporting its own temporary directory on the same file system, plus raw loopback TCP
+# bandwidth as the physical limit.
+#   1. sequential write and read of a pseudo-random file with the libnfs tools (nfs-cp; reads
+#      also with nfs-cat to /dev/null), 3 runs each, median;
+#   2. loopback TCP bandwidth (tests/benches-nfs/benches/loopback.rs);
+#   3. GETATTR, LOOKUP and CREATE+REMOVE per second with 1 and 8 clients (criterion,
+#      tests/benches-nfs/benches/nfs_ops.rs).
+# Prints one Markdown table at the end. Starts rpcbind (ganesha needs it to start; it is stopped
+# as soon as ganesha is up, so port 111 must be free), ganesha and tern, and stops them by PID.
+# Runs as root (apt-get, rpcbind).
+#   BENCH_SECONDS  criterion measurement time per small-operation bench (default 5)
+#   NFS_CP_MIB     size of the nfs-cp file in MiB (default 256)
+#   LOOPBACK_MIB   MiB pushed per loopback run (default 2048)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bench-nfs] %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+secs=${BENCH_SECONDS:-5}
+mib=${NFS_CP_MIB:-256}
+loop_mib=${LOOPBACK_MIB:-2048}
+
+# Peers: nfs-ganesha with its VFS back end, rpcbind, the libnfs tools, python3 for the table.
+if ! command -v ganesha.nfsd >/dev/null || ! dpkg -s nfs-ganesha-vfs >/dev/null 2>&1; then
+    log "installing nfs-ganesha"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y nfs-ganesha nfs-ganesha-vfs
+fi
+for p in rpcbind:rpcbind rpcinfo:rpcbind nfs-cp:libnfs-utils python3:python3 ss:iproute2; do
+    command -v "${p%%:*}" >/dev/null || die "${p%%:*} is missing: run scripts/setup.sh (package ${p#*:})"
+done
+
+# Ports: a port is free when no TCP or UDP socket is bound to it.
+port_free() { [ -z "$(ss -Htuln "sport = :$1")" ]; }
+taken=" "
+pick_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        if [[ $taken != *" $p "* ]] && port_free "$p"; then
+            taken+="$p "
+            echo "$p"
+            return
+        fi
+    done
+}
+uaddr() { echo "127.0.0.1.$(($1 >> 8)).$(($1 & 255))"; }
+port_free 111 || die "port 111 is taken: stop the portmapper holding it (ganesha needs rpcbind there to start)"
+if port_free 12049 && port_free 12048; then
+    g_nfs=12049 g_mnt=12048
+    taken+="12049 12048 "
+else
+    g_nfs=$(pick_port) g_mnt=$(pick_port)
+fi
+t_nfs=$(pick_port) t_mnt=$(pick_port) t_pm=$(pick_port)
+
+log "building tern (release) and the benches"
+cargo build -q --release -p tern-std --bin tern
+cargo bench -q -p tern-bench-nfs --no-run
+target=$(cargo metadata -q --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+tern_bin=$target/release/tern
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-nfs.XXXXXX")
+# Files read back land in memory when /dev/shm is there, so no disk write is measured.
+shm=$(mktemp -d "$([ -d /dev/shm ] && echo /dev/shm || echo "$tmp")/tern-bench-nfs.XXXXXX")
+rpcbind_pid="" ganesha_pid="" tern_pid=""
+alive() {
+    local s
+    s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $s != Z* ]]
+}
+stop() { # PID NAME: SIGTERM, SIGKILL after 10 s, then reap
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 100); do
+        alive "$1" || break
+        sleep 0.1
+    done
+    if alive "$1"; then
+        log "$2 ignored SIGTERM: killing it"
+        kill -KILL "$1" 2>/dev/null || true
+    fi
+    wait "$1" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop "$tern_pid" "tern serve"
+    stop "$ganesha_pid" ganesha.nfsd
+    if [ -n "$rpcbind_pid" ]; then
+        stop "$rpcbind_pid" rpcbind
+        rm -f /run/rpcbind.sock /run/rpcbind.lock
+    fi
+    rm -rf "$tmp" "$shm"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+wait_rpc() { # NAME PORT PROG LOG: ping PROG version 3 over TCP at PORT, for up to 10 s
+    for _ in $(seq 100); do
+        rpcinfo -T tcp -a "$(uaddr "$2")" "$3" 3 >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    tail -20 "$4" >&2
+    die "$1 does not answer program $3 on port $2"
+}
+
+mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/recov" "$tmp/tern-state"
+
+# rpcbind must run while ganesha starts (it registers there or exits); it is stopped right after.
+rm -f /run/rpcbind.sock /run/rpcbind.lock
+rpcbind -f >"$tmp/rpcbind.log" 2>&1 &
+rpcbind_pid=$!
+for _ in $(seq 100); do
+    rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break
+    sleep 0.1
+done
+rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || die "rpcbind did not come up"
+
+cat >"$tmp/ganesha.conf" <<EOF
+NFS_CORE_PARAM { Protocols = 3, 4; Bind_addr = 127.0.0.1; NFS_Port = $g_nfs; MNT_Port = $g_mnt;
+                 Enable_NLM = false; Enable_RQUOTA = false; }
+NFS_KRB5 { Active_krb5 = false; }
+NFSV4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = $tmp/recov; Only_Numeric_Owners = true; }
+MDCACHE { Dir_Chunk = 0; }
+EXPORT { Export_Id = 1; Path = $tmp/ganesha; Pseudo = $tmp/ganesha; Protocols = 3, 4;
+         Transports = TCP, UDP; SecType = sys; Squash = None; Access_Type = None;
+         CLIENT { Clients = 127.0.0.1; Access_Type = RW; }
+         Attr_Expiration_Time = 0; FSAL { Name = VFS; } }
+LOG { Default_Log_Level = EVENT; }
+EOF
+ganesha.nfsd -F -f "$tmp/ganesha.conf" -L "$tmp/ganesha.log" -p "$tmp/ganesha.pid" -N NIV_EVENT \
+    >"$tmp/ganesha.out" 2>&1 &
+ganesha_pid=$!
+wait_rpc ganesha "$g_nfs" 100003 "$tmp/ganesha.log"
+wait_rpc ganesha "$g_mnt" 100005 "$tmp/ganesha.log"
+stop "$rpcbind_pid" rpcbind
+rpcbind_pid=""
+rm -f /run/rpcbind.sock /run/rpcbind.lock
+
+# tern serve registers with a portmapper at a free port (serving its own there), not port 111.
+RUST_LOG=warn "$tern_bin" serve --export "$tmp/tern 127.0.0.1(rw,no_root_squash,insecure)" --listen 127.0.0.1 \
+    --nfs-port "$t_nfs" --mount-port "$t_mnt" --state-dir "$tmp/tern-state" --portmap "127.0.0.1:$t_pm" \
+    >"$tmp/tern.log" 2>&1 &
+tern_pid=$!
+wait_rpc "tern serve" "$t_nfs" 100003 "$tmp/tern.log"
+wait_rpc "tern serve" "$t_mnt" 100005 "$tmp/tern.log"
+log "ganesha (pid $ganesha_pid) on $g_nfs/$g_mnt, tern serve (pid $tern_pid) on $t_nfs/$t_mnt; exports in $tmp"
+
+declare -A nfs_port=([ganesha]=$g_nfs [tern]=$t_nfs) mnt_port=([ganesha]=$g_mnt [tern]=$t_mnt)
+url() { # SERVER FILE
+    echo "nfs://127.0.0.1$tmp/$1/$2?version=3&nfsport=${nfs_port[$1]}&mountport=${mnt_port[$1]}&uid=0&gid=0"
+}
+bytes=$((mib * 1024 * 1024))
+timed() { # COMMAND...: runs COMMAND (stdout discarded); sets mbps to $bytes / its time in MB/s
+    local t0 t1
+    sync
+    t0=$(date +%s%N)
+    "$@" >/dev/null || die "failed: $*"
+    t1=$(date +%s%N)
+    mbps=$(awk -v b="$bytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 1000 / ns }')
+}
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
+# 1. Sequential transfers with the libnfs tools: 1 MiB WRITEs (nfs-cp from a local file), 1 MiB
+# READs into a fresh file in memory (nfs-cp: it never overwrites, not even /dev/null) and to
+# /dev/null (nfs-cat, no local write). The servers alternate and take turns to go first.
+log "nfs-cp: $mib MiB pseudo-random file, 3 runs per server and direction"
+head -c "$bytes" /dev/urandom >"$tmp/src.bin"
+declare -A runs
+order=(ganesha tern)
+for i in 1 2 3; do
+    for s in "${order[@]}"; do
+        timed nfs-cp "$tmp/src.bin" "$(url "$s" "w$i")"
+        runs[$s.write]+="$mbps "
+        log "write run $i $s: $mbps MB/s"
+    done
+    order=("${order[1]}" "${order[0]}")
+done
+for s in ganesha tern; do
+    cmp -s "$tmp/src.bin" "$tmp/$s/w1" || die "$s: the file written by nfs-cp differs from the source"
+done
+for i in 1 2 3; do
+    for s in "${order[@]}"; do
+        timed nfs-cp "$(url "$s" "w$i")" "$shm/r-$s-$i"
+        runs[$s.read]+="$mbps "
+        log "read run $i $s: nfs-cp $mbps MB/s"
+        timed nfs-cat "$(url "$s" "w$i")"
+        runs[$s.cat]+="$mbps "
+        log "read run $i $s: nfs-cat $mbps MB/s"
+        if [ "$i" = 1 ]; then cmp -s "$tmp/src.bin" "$shm/r-$s-$i" || die "$s: the file read by nfs-cp differs"; fi
+        rm -f "$shm/r-$s-$i"
+    done
+    order=("${order[1]}" "${order[0]}")
+done
+rm -f "$tmp"/ganesha/w? "$tmp"/tern/w?
+
+# 2. Raw loopback TCP bandwidth.
+log "loopback TCP: $loop_mib MiB per run, 3 runs"
+loop_out=$(TERN_BENCH_LOOPBACK_MIB=$loop_mib cargo bench -q -p tern-bench-nfs --bench loopback)
+printf '%s\n' "$loop_out" | grep -v '^loopback_tcp_mbps' | sed 's/^/[bench-nfs] /' >&2
+loopback=$(printf '%s\n' "$loop_out" | awk '/^loopback_tcp_mbps/ { print $2 }')
+
+# 3. Small operations with 1 and 8 clients (criterion).
+log "small operations: criterion, ${secs} s per measurement"
+TERN_BENCH_NFS_TARGETS="ganesha:$g_nfs:$g_mnt:$tmp/ganesha tern:$t_nfs:$t_mnt:$tmp/tern" \
+    TERN_BENCH_NFS_PIDS="ganesha:$ganesha_pid tern:$tern_pid" \
+    cargo bench -q -p tern-bench-nfs --bench nfs_ops -- --warm-up-time 1 --measurement-time "$secs" |
+    tee "$tmp/ops.log"
+
+alive "$ganesha_pid" || die "ganesha exited during the run (see its log)"
+alive "$tern_pid" || die "tern serve exited during the run"
+
+# The table.
+ganesha_version=$(dpkg-query -W -f='${Version}' nfs-ganesha)
+libnfs_version=$(dpkg-query -W -f='${Version}' libnfs-utils 2>/dev/null || echo "?")
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+git diff --quiet HEAD 2>/dev/null || rev+=" + local changes"
+fs_type=$(findmnt -n -o FSTYPE -T "$tmp" 2>/dev/null || stat -f -c %T "$tmp")
+# shellcheck disable=SC2086 # the run lists split into words on purpose
+GW=$(median ${runs[ganesha.write]}) TW=$(median ${runs[tern.write]}) \
+    GR=$(median ${runs[ganesha.read]}) TR=$(median ${runs[tern.read]}) \
+    GC=$(median ${runs[ganesha.cat]}) TC=$(median ${runs[tern.cat]})
+export GW TW GR TR GC TC
+export LOOPBACK=$loopback CRIT=$target/criterion MIB=$mib LOOP_MIB=$loop_mib OPS_LOG=$tmp/ops.log
+RUNS="nfs-cp write: ganesha ${runs[ganesha.write]}/ tern ${runs[tern.write]};"
+RUNS+=" nfs-cp read: ganesha ${runs[ganesha.read]}/ tern ${runs[tern.read]};"
+RUNS+=" nfs-cat read: ganesha ${runs[ganesha.cat]}/ tern ${runs[tern.cat]}"
+export RUNS
+echo
+echo "NFS servers, $(date +%F): tern serve ($rev, release, HostFs) vs nfs-ganesha $ganesha_version (VFS);"
+echo "exports on $fs_type in $(dirname "$tmp"); nfs-cp from libnfs-utils $libnfs_version; $(nproc) cores"
+echo
+python3 - <<'EOF'
+import json, os
+
+def rate(group, server, clients):
+    path = os.path.join(os.environ["CRIT"], group, server, f"{clients}c", "new", "estimates.json")
+    with open(path) as f:
+        return 1e9 / json.load(f)["median"]["point_estimate"]
+
+def fmt(x):
+    return f"{x:,.0f}"
+
+env = os.environ
+rows = [
+    (f"nfs-cp write {env['MIB']} MiB (MB/s, median of 3)", float(env["GW"]), float(env["TW"])),
+    (f"nfs-cp read {env['MIB']} MiB into memory (MB/s, median of 3)", float(env["GR"]), float(env["TR"])),
+    (f"nfs-cat read {env['MIB']} MiB to /dev/null (MB/s, median of 3)", float(env["GC"]), float(env["TC"])),
+]
+ops = [("nfs_getattr", "GETATTR/s"), ("nfs_lookup", "LOOKUP/s"), ("nfs_create_remove", "CREATE+REMOVE pairs/s")]
+scaling = []
+for group, label in ops:
+    for n in (1, 8):
+        who = f"{n} client{'s' if n > 1 else ''}"
+        rows.append((f"{label}, {who}", rate(group, "ganesha", n), rate(group, "tern", n)))
+    scaling.append((label, *(rate(group, s, 8) / rate(group, s, 1) for s in ("ganesha", "tern"))))
+print("| measurement | nfs-ganesha | tern serve | tern / ganesha |")
+print("|---|---|---|---|")
+for label, g, t in rows:
+    print(f"| {label} | {fmt(g)} | {fmt(t)} | {t / g:.2f} |")
+loop = fmt(float(env["LOOPBACK"]))
+print(f"| raw loopback TCP, 1 connection, {env['LOOP_MIB']} MiB (MB/s, median of 3) | {loop} | {loop} | limit |")
+print()
+print("| 8 clients / 1 client | nfs-ganesha | tern serve |")
+print("|---|---|---|")
+for label, g, t in scaling:
+    print(f"| {label} | {g:.2f} | {t:.2f} |")
+cpu = {}
+with open(env["OPS_LOG"]) as f:
+    for line in f:
+        w = line.split()
+        if len(w) == 5 and w[0] in ("server_cpu_us_per_op", "client_cpu_us_per_op"):
+            cpu[(w[0].split("_")[0], w[1], w[2], w[3])] = float(w[4])
+print()
+print("| CPU per operation (µs, user + system; lower is better) | server: nfs-ganesha | server: tern serve "
+      "| tern / ganesha | clients (bench): with ganesha | with tern | cores busy: ganesha | tern |")
+print("|---|---|---|---|---|---|---|---|")
+for group, label in ops:
+    for n in (1, 8):
+        c = {(k, s): cpu.get((k, group, s, f"{n}c")) for k in ("server", "client") for s in ("ganesha", "tern")}
+        if None in c.values():
+            continue
+        busy = [c[("server", s)] * rate(group, s, n) / 1e6 for s in ("ganesha", "tern")]
+        print(f"| {label.removesuffix('/s')}, {n} client{'s' if n > 1 else ''} | {c['server', 'ganesha']:.1f} "
+              f"| {c['server', 'tern']:.1f} | {c['server', 'tern'] / c['server', 'ganesha']:.2f} "
+              f"| {c['client', 'ganesha']:.1f} | {c['client', 'tern']:.1f} | {busy[0]:.2f} | {busy[1]:.2f} |")
+print()
+print(f"runs (MB/s): {env['RUNS']}")
+EOF
