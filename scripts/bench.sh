@@ -7,6 +7,7 @@ scripts/setup.sh
 crit=(-- --warm-up-time 1 --measurement-time "${BENCH_SECONDS:-5}")
 cargo bench -p tern-bench-codec --bench codec "${crit[@]}"
 cargo bench -p tern-bench-rpc --bench null_roundtrip "${crit[@]}"
+cargo bench -p tern-bench-nfs --bench memfs "${crit[@]}"
 scripts/bench-nfs.sh
 command -v cargo-size >/dev/null || cargo install -q --locked cargo-binutils
 rustup component list --installed | grep -q llvm-tools || rustup component add llvm-tools

@@ -68,6 +68,26 @@ pub fn firmware() -> &'static Path {
     })
 }
 
+/// Boots the firmware on QEMU's riscv32 `virt` board under `timeout 60` (QEMU without the
+/// semihosting exit would never end), with a virtio-net NIC on `netdev` (id `n0`) and `append`
+/// as the firmware's arguments.
+pub fn boot_board(netdev: &str, append: &str) -> ChildGuard {
+    let qemu = require("qemu-system-riscv32");
+    let mut cmd = Command::new("timeout");
+    cmd.arg("60")
+        .arg(qemu)
+        .args(["-M", "virt", "-m", "64M", "-nographic", "-bios", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-global", "virtio-mmio.force-legacy=false"])
+        .args(["-netdev", netdev, "-device", "virtio-net-device,netdev=n0"])
+        .arg("-kernel")
+        .arg(firmware())
+        .args(["-append", append])
+        // -nographic would put a terminal on stdin into raw mode.
+        .stdin(Stdio::null());
+    ChildGuard::spawn("qemu-system-riscv32", &mut cmd)
+}
+
 /// A fresh, empty directory under the system's temp dir, named after `name` and this process.
 pub fn temp_dir(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -9,13 +9,13 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tern_core::rpc::portmap::{IPPROTO_TCP, IPPROTO_UDP, Mapping};
 use tern_std::client::{RpcClient, RpcError};
 use tern_std::portmap::{dump, getport, set};
-use tern_tests::{ChildGuard, firmware, free_port, local, require, run, tern_bin, uaddr, wait_until};
+use tern_tests::{ChildGuard, boot_board, free_port, local, require, run, tern_bin, uaddr, wait_until};
 
 /// The portmapper's program and version.
 const PMAP: (u32, u32) = (100_000, 2);
@@ -36,20 +36,7 @@ impl Board {
     /// Boots the firmware with a virtio-net NIC on `netdev` (id `n0`) and `append` as its
     /// arguments.
     fn boot(netdev: &str, append: &str) -> Board {
-        let qemu = require("qemu-system-riscv32");
-        let mut cmd = Command::new("timeout");
-        cmd.arg("60")
-            .arg(qemu)
-            .args(["-M", "virt", "-m", "64M", "-nographic", "-bios", "none"])
-            .args(["-semihosting-config", "enable=on,target=native"])
-            .args(["-global", "virtio-mmio.force-legacy=false"])
-            .args(["-netdev", netdev, "-device", "virtio-net-device,netdev=n0"])
-            .arg("-kernel")
-            .arg(firmware())
-            .args(["-append", append])
-            // -nographic would put a terminal on stdin into raw mode.
-            .stdin(Stdio::null());
-        Board { guard: Some(ChildGuard::spawn("qemu-system-riscv32", &mut cmd)) }
+        Board { guard: Some(boot_board(netdev, append)) }
     }
 
     /// Waits up to `limit` for the board to exit; its exit code (124: `timeout` stopped it;

@@ -8,15 +8,15 @@
 //! throughput (`--nocapture`), and both check that the server exits cleanly with its summary.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tern_core::mount::{self, MountRes3};
 use tern_core::nfs3::{self, DirOpArgs3, FileHandle, Filename, Limits, MkdirArgs, NfsRes, Sattr3, decode_exact_with};
 use tern_std::client::{AuthSysParams, RpcClient};
 use tern_tests::{
-    ChildGuard, firmware, free_port, local, random_file, require, run, same_file, temp_dir, uaddr, wait_until,
-    workspace_bin,
+    ChildGuard, boot_board, firmware, free_port, local, random_file, require, run, same_file, temp_dir, uaddr,
+    wait_until, workspace_bin,
 };
 
 /// A libnfs URL for `path` on a server whose NFS and MOUNT ports are given.
@@ -109,24 +109,6 @@ fn libnfs_tools_against_the_memfs_example() {
 /// How long the board serves before exiting on its own.
 const SERVE_SECS: u64 = 5;
 
-/// Boots the firmware under `timeout 60` with user networking and `append` as its arguments.
-fn boot(netdev: &str, append: &str) -> ChildGuard {
-    let qemu = require("qemu-system-riscv32");
-    let mut cmd = Command::new("timeout");
-    cmd.arg("60")
-        .arg(qemu)
-        .args(["-M", "virt", "-m", "64M", "-nographic", "-bios", "none"])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .args(["-global", "virtio-mmio.force-legacy=false"])
-        .args(["-netdev", netdev, "-device", "virtio-net-device,netdev=n0"])
-        .arg("-kernel")
-        .arg(firmware())
-        .args(["-append", append])
-        // -nographic would put a terminal on stdin into raw mode.
-        .stdin(Stdio::null());
-    ChildGuard::spawn("qemu-system-riscv32", &mut cmd)
-}
-
 /// The number in `out` just before `what` on the line starting with `prefix`.
 fn count_before(out: &str, prefix: &str, what: &str) -> Option<u64> {
     let line = out.lines().find(|l| l.starts_with(prefix))?;
@@ -152,7 +134,7 @@ fn libnfs_tools_against_the_board_memfs() {
         h1 = ports.0,
         h2 = ports.1
     );
-    let mut board = boot(&netdev, &format!("nfs {g_nfs} {g_mount} {SERVE_SECS}"));
+    let mut board = boot_board(&netdev, &format!("nfs {g_nfs} {g_mount} {SERVE_SECS}"));
     let started = Instant::now();
     let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         assert!(wait_until(Duration::from_secs(4), || nfs_answers(ports.0)), "the board's NFS port never answered");
