@@ -7,7 +7,10 @@
 #      also with nfs-cat to /dev/null), 3 runs each, median;
 #   2. loopback TCP bandwidth (tests/benches-nfs/benches/loopback.rs);
 #   3. GETATTR, LOOKUP and CREATE+REMOVE per second with 1 and 8 clients (criterion,
-#      tests/benches-nfs/benches/nfs_ops.rs).
+#      tests/benches-nfs/benches/nfs_ops.rs);
+#   4. what tern's soft state gains: two more tern servers run beside the first, one without
+#      read-ahead (--readahead 0) and one without any soft state (--file-cache 0), through all of
+#      the above, plus cold reads (the file's pages dropped from the host's page cache first).
 # Prints one Markdown table at the end. Starts rpcbind (ganesha needs it to start; it is stopped
 # as soon as ganesha is up, so port 111 must be free), ganesha and tern, and stops them by PID.
 # Runs as root (apt-get, rpcbind).
@@ -60,6 +63,7 @@ else
     g_nfs=$(pick_port) g_mnt=$(pick_port)
 fi
 t_nfs=$(pick_port) t_mnt=$(pick_port) t_pm=$(pick_port)
+a_nfs=$(pick_port) a_mnt=$(pick_port) n_nfs=$(pick_port) n_mnt=$(pick_port)
 
 log "building tern (release) and the benches"
 cargo build -q --release -p tern-std --bin tern
@@ -71,7 +75,7 @@ tern_bin=$target/release/tern
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-nfs.XXXXXX")
 # Files read back land in memory when /dev/shm is there, so no disk write is measured.
 shm=$(mktemp -d "$([ -d /dev/shm ] && echo /dev/shm || echo "$tmp")/tern-bench-nfs.XXXXXX")
-rpcbind_pid="" ganesha_pid="" tern_pid=""
+rpcbind_pid="" ganesha_pid="" tern_pid="" tern_ra_pid="" tern_none_pid=""
 alive() {
     local s
     s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
@@ -94,6 +98,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop "$tern_pid" "tern serve"
+    stop "$tern_ra_pid" "tern serve --readahead 0"
+    stop "$tern_none_pid" "tern serve --file-cache 0"
     stop "$ganesha_pid" ganesha.nfsd
     if [ -n "$rpcbind_pid" ]; then
         stop "$rpcbind_pid" rpcbind
@@ -115,7 +121,7 @@ wait_rpc() { # NAME PORT PROG LOG: ping PROG version 3 over TCP at PORT, for up 
     die "$1 does not answer program $3 on port $2"
 }
 
-mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/recov" "$tmp/tern-state"
+mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/tern-nora" "$tmp/tern-nosoft" "$tmp/recov" "$tmp/tern-state"
 
 # rpcbind must run while ganesha starts (it registers there or exits); it is stopped right after.
 rm -f /run/rpcbind.sock /run/rpcbind.lock
@@ -148,16 +154,30 @@ stop "$rpcbind_pid" rpcbind
 rpcbind_pid=""
 rm -f /run/rpcbind.sock /run/rpcbind.lock
 
-# tern serve registers with a portmapper at a free port (serving its own there), not port 111.
-RUST_LOG=warn "$tern_bin" serve --export "$tmp/tern 127.0.0.1(rw,no_root_squash,insecure)" --listen 127.0.0.1 \
-    --nfs-port "$t_nfs" --mount-port "$t_mnt" --state-dir "$tmp/tern-state" --portmap "127.0.0.1:$t_pm" \
-    >"$tmp/tern.log" 2>&1 &
-tern_pid=$!
-wait_rpc "tern serve" "$t_nfs" 100003 "$tmp/tern.log"
-wait_rpc "tern serve" "$t_mnt" 100005 "$tmp/tern.log"
-log "ganesha (pid $ganesha_pid) on $g_nfs/$g_mnt, tern serve (pid $tern_pid) on $t_nfs/$t_mnt; exports in $tmp"
+# tern serve registers with a portmapper at a free port (serving its own there), not port 111;
+# the variants without soft state register with the first one's.
+start_tern() { # NAME NFS_PORT MOUNT_PORT EXTRA_ARGS...: starts tern serve exporting $tmp/NAME; sets started_pid
+    local name=$1 nfs=$2 mnt=$3
+    shift 3
+    RUST_LOG=warn "$tern_bin" serve --export "$tmp/$name 127.0.0.1(rw,no_root_squash,insecure)" --listen 127.0.0.1 \
+        --nfs-port "$nfs" --mount-port "$mnt" --state-dir "$tmp/tern-state" --portmap "127.0.0.1:$t_pm" "$@" \
+        >"$tmp/$name.log" 2>&1 &
+    started_pid=$!
+    wait_rpc "tern serve ($name)" "$nfs" 100003 "$tmp/$name.log"
+    wait_rpc "tern serve ($name)" "$mnt" 100005 "$tmp/$name.log"
+}
+start_tern tern "$t_nfs" "$t_mnt"
+tern_pid=$started_pid
+start_tern tern-nora "$a_nfs" "$a_mnt" --readahead 0
+tern_ra_pid=$started_pid
+start_tern tern-nosoft "$n_nfs" "$n_mnt" --file-cache 0
+tern_none_pid=$started_pid
+log "ganesha (pid $ganesha_pid) on $g_nfs/$g_mnt, tern serve (pids $tern_pid $tern_ra_pid $tern_none_pid) on" \
+    "$t_nfs/$t_mnt $a_nfs/$a_mnt $n_nfs/$n_mnt; exports in $tmp"
 
-declare -A nfs_port=([ganesha]=$g_nfs [tern]=$t_nfs) mnt_port=([ganesha]=$g_mnt [tern]=$t_mnt)
+declare -A nfs_port=([ganesha]=$g_nfs [tern]=$t_nfs [tern-nora]=$a_nfs [tern-nosoft]=$n_nfs)
+declare -A mnt_port=([ganesha]=$g_mnt [tern]=$t_mnt [tern-nora]=$a_mnt [tern-nosoft]=$n_mnt)
+servers=(ganesha tern tern-nora tern-nosoft)
 url() { # SERVER FILE
     echo "nfs://127.0.0.1$tmp/$1/$2?version=3&nfsport=${nfs_port[$1]}&mountport=${mnt_port[$1]}&uid=0&gid=0"
 }
@@ -174,36 +194,42 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
 # 1. Sequential transfers with the libnfs tools: 1 MiB WRITEs (nfs-cp from a local file), 1 MiB
 # READs into a fresh file in memory (nfs-cp: it never overwrites, not even /dev/null) and to
-# /dev/null (nfs-cat, no local write). The servers alternate and take turns to go first.
+# /dev/null (nfs-cat, no local write), with the file in the host's page cache (warm) and after
+# dropping its pages (cold: `dd iflag=nocache count=0`). The servers take turns to go first.
 log "nfs-cp: $mib MiB pseudo-random file, 3 runs per server and direction"
 head -c "$bytes" /dev/urandom >"$tmp/src.bin"
 declare -A runs
-order=(ganesha tern)
+order=("${servers[@]}")
+rotate() { order=("${order[@]:1}" "${order[0]}"); }
 for i in 1 2 3; do
     for s in "${order[@]}"; do
         timed nfs-cp "$tmp/src.bin" "$(url "$s" "w$i")"
         runs[$s.write]+="$mbps "
         log "write run $i $s: $mbps MB/s"
     done
-    order=("${order[1]}" "${order[0]}")
+    rotate
 done
-for s in ganesha tern; do
+for s in "${servers[@]}"; do
     cmp -s "$tmp/src.bin" "$tmp/$s/w1" || die "$s: the file written by nfs-cp differs from the source"
 done
 for i in 1 2 3; do
     for s in "${order[@]}"; do
         timed nfs-cp "$(url "$s" "w$i")" "$shm/r-$s-$i"
         runs[$s.read]+="$mbps "
-        log "read run $i $s: nfs-cp $mbps MB/s"
+        line="read run $i $s: nfs-cp $mbps"
         timed nfs-cat "$(url "$s" "w$i")"
         runs[$s.cat]+="$mbps "
-        log "read run $i $s: nfs-cat $mbps MB/s"
+        line+=", nfs-cat $mbps"
+        dd if="$tmp/$s/w$i" iflag=nocache count=0 status=none
+        timed nfs-cat "$(url "$s" "w$i")"
+        runs[$s.cold]+="$mbps "
+        log "$line, cold nfs-cat $mbps MB/s"
         if [ "$i" = 1 ]; then cmp -s "$tmp/src.bin" "$shm/r-$s-$i" || die "$s: the file read by nfs-cp differs"; fi
         rm -f "$shm/r-$s-$i"
     done
-    order=("${order[1]}" "${order[0]}")
+    rotate
 done
-rm -f "$tmp"/ganesha/w? "$tmp"/tern/w?
+for s in "${servers[@]}"; do rm -f "$tmp/$s"/w?; done
 
 # 2. Raw loopback TCP bandwidth.
 log "loopback TCP: $loop_mib MiB per run, 3 runs"
@@ -213,13 +239,15 @@ loopback=$(printf '%s\n' "$loop_out" | awk '/^loopback_tcp_mbps/ { print $2 }')
 
 # 3. Small operations with 1 and 8 clients (criterion).
 log "small operations: criterion, ${secs} s per measurement"
-TERN_BENCH_NFS_TARGETS="ganesha:$g_nfs:$g_mnt:$tmp/ganesha tern:$t_nfs:$t_mnt:$tmp/tern" \
-    TERN_BENCH_NFS_PIDS="ganesha:$ganesha_pid tern:$tern_pid" \
+targets="" pids=""
+for s in "${servers[@]}"; do targets+="$s:${nfs_port[$s]}:${mnt_port[$s]}:$tmp/$s "; done
+pids="ganesha:$ganesha_pid tern:$tern_pid tern-nora:$tern_ra_pid tern-nosoft:$tern_none_pid"
+TERN_BENCH_NFS_TARGETS=$targets TERN_BENCH_NFS_PIDS=$pids \
     cargo bench -q -p tern-bench-nfs --bench nfs_ops -- --warm-up-time 1 --measurement-time "$secs" |
     tee "$tmp/ops.log"
 
 alive "$ganesha_pid" || die "ganesha exited during the run (see its log)"
-alive "$tern_pid" || die "tern serve exited during the run"
+for p in "$tern_pid" "$tern_ra_pid" "$tern_none_pid"; do alive "$p" || die "tern serve (pid $p) exited during the run"; done
 
 # The table.
 ganesha_version=$(dpkg-query -W -f='${Version}' nfs-ganesha)
@@ -227,16 +255,16 @@ libnfs_version=$(dpkg-query -W -f='${Version}' libnfs-utils 2>/dev/null || echo 
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 git diff --quiet HEAD 2>/dev/null || rev+=" + local changes"
 fs_type=$(findmnt -n -o FSTYPE -T "$tmp" 2>/dev/null || stat -f -c %T "$tmp")
-# shellcheck disable=SC2086 # the run lists split into words on purpose
-GW=$(median ${runs[ganesha.write]}) TW=$(median ${runs[tern.write]}) \
-    GR=$(median ${runs[ganesha.read]}) TR=$(median ${runs[tern.read]}) \
-    GC=$(median ${runs[ganesha.cat]}) TC=$(median ${runs[tern.cat]})
-export GW TW GR TR GC TC
+MEDIANS="" RUNS=""
+for s in "${servers[@]}"; do
+    for k in write read cat cold; do
+        # shellcheck disable=SC2086 # the run lists split into words on purpose
+        MEDIANS+="$s.$k=$(median ${runs[$s.$k]}) "
+        RUNS+="$s $k: ${runs[$s.$k]% }; "
+    done
+done
+export MEDIANS RUNS
 export LOOPBACK=$loopback CRIT=$target/criterion MIB=$mib LOOP_MIB=$loop_mib OPS_LOG=$tmp/ops.log
-RUNS="nfs-cp write: ganesha ${runs[ganesha.write]}/ tern ${runs[tern.write]};"
-RUNS+=" nfs-cp read: ganesha ${runs[ganesha.read]}/ tern ${runs[tern.read]};"
-RUNS+=" nfs-cat read: ganesha ${runs[ganesha.cat]}/ tern ${runs[tern.cat]}"
-export RUNS
 echo
 echo "NFS servers, $(date +%F): tern serve ($rev, release, HostFs) vs nfs-ganesha $ganesha_version (VFS);"
 echo "exports on $fs_type in $(dirname "$tmp"); nfs-cp from libnfs-utils $libnfs_version; $(nproc) cores"
@@ -253,11 +281,15 @@ def fmt(x):
     return f"{x:,.0f}"
 
 env = os.environ
-rows = [
-    (f"nfs-cp write {env['MIB']} MiB (MB/s, median of 3)", float(env["GW"]), float(env["TW"])),
-    (f"nfs-cp read {env['MIB']} MiB into memory (MB/s, median of 3)", float(env["GR"]), float(env["TR"])),
-    (f"nfs-cat read {env['MIB']} MiB to /dev/null (MB/s, median of 3)", float(env["GC"]), float(env["TC"])),
+med = {k: float(v) for k, v in (item.split("=") for item in env["MEDIANS"].split())}
+m = lambda server, kind: med[f"{server}.{kind}"]
+transfers = [
+    ("write", f"nfs-cp write {env['MIB']} MiB (MB/s, median of 3)"),
+    ("read", f"nfs-cp read {env['MIB']} MiB into memory (MB/s, median of 3)"),
+    ("cat", f"nfs-cat read {env['MIB']} MiB to /dev/null (MB/s, median of 3)"),
+    ("cold", f"nfs-cat read {env['MIB']} MiB, file not in the page cache (MB/s, median of 3)"),
 ]
+rows = [(label, m("ganesha", k), m("tern", k)) for k, label in transfers]
 ops = [("nfs_getattr", "GETATTR/s"), ("nfs_lookup", "LOOKUP/s"), ("nfs_create_remove", "CREATE+REMOVE pairs/s")]
 scaling = []
 for group, label in ops:
@@ -295,6 +327,22 @@ for group, label in ops:
         print(f"| {label.removesuffix('/s')}, {n} client{'s' if n > 1 else ''} | {c['server', 'ganesha']:.1f} "
               f"| {c['server', 'tern']:.1f} | {c['server', 'tern'] / c['server', 'ganesha']:.2f} "
               f"| {c['client', 'ganesha']:.1f} | {c['client', 'tern']:.1f} | {busy[0]:.2f} | {busy[1]:.2f} |")
+print()
+print("| soft state (tern serve variants, same run) | all on | no read-ahead | none | all on / none |")
+print("|---|---|---|---|---|")
+variants = ("tern", "tern-nora", "tern-nosoft")
+for k, label in transfers:
+    v = [m(s, k) for s in variants]
+    print(f"| {label} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {v[0] / v[2]:.2f} |")
+for group, label in ops:
+    for n in (1, 8):
+        v = [rate(group, s, n) for s in variants]
+        print(f"| {label}, {n} client{'s' if n > 1 else ''} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} "
+              f"| {v[0] / v[2]:.2f} |")
+    v = [cpu.get(("server", group, s, "1c")) for s in variants]
+    if None not in v:
+        print(f"| server CPU per {label.removesuffix('/s')}, 1 client (µs) | {v[0]:.1f} | {v[1]:.1f} | {v[2]:.1f} "
+              f"| {v[0] / v[2]:.2f} |")
 print()
 print(f"runs (MB/s): {env['RUNS']}")
 EOF

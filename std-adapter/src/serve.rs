@@ -1,7 +1,12 @@
 //! `tern serve`: NFSv3 and MOUNT v3 over [`HostFs`] exports, on std sockets.
 //!
-//! One dispatcher holds the NFS program (behind a duplicate request cache), the MOUNT program
-//! and the exports table; it is served over TCP and UDP on the NFS port and on the MOUNT port.
+//! A dispatcher holds the NFS program (behind a duplicate request cache), the MOUNT program
+//! and the exports table. The NFS port (TCP and UDP) is served by one such dispatcher per core
+//! (`--shards`), each behind its own lock, so calls of different clients run in parallel; a
+//! client's address always reaches the same shard (its DRC entries live there), and the shards'
+//! back ends share handles, write verifier and soft state ([`HostFs::shard`]). The MOUNT port
+//! is served by the first shard alone, so the mount list that DUMP shows is one list (MOUNT
+//! calls sent to the NFS port, which no client does, would be kept by their shard).
 //! Both programs are registered with the portmapper on port 111 (the system's rpcbind or Tern's
 //! own); when nothing listens there, `tern serve` runs Tern's portmapper itself. Everything
 //! durable (the handle secret, the server id) lives in the state directory, so handles stay
@@ -10,7 +15,10 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tern_core::exports::Exports;
 use tern_core::fs;
@@ -18,7 +26,7 @@ use tern_core::nfs3::server::{self as nfsd, Nfs3Server, NfsService};
 use tern_core::rpc::drc::DrcProgram;
 use tern_core::rpc::portmap::{IPPROTO_TCP, IPPROTO_UDP, Mapping};
 
-use crate::hostfs::{HandleSecret, HostFs};
+use crate::hostfs::{HandleSecret, HostFs, SoftConfig, SoftState};
 use crate::portmap::PortmapServer;
 use crate::server::{Server, ServerConfig, ServerHandle, core_now};
 
@@ -56,6 +64,10 @@ pub struct ServeOptions {
     pub state_dir: PathBuf,
     /// The portmapper to register with.
     pub portmap: SocketAddr,
+    /// Soft state of every export (open-file cache, read-ahead).
+    pub soft: SoftConfig,
+    /// Dispatchers run in parallel on the NFS port (0: one per core).
+    pub shards: usize,
 }
 
 /// Why `tern serve` could not start; each is one line for the user.
@@ -111,6 +123,7 @@ pub struct Running {
     mount: ServerHandle,
     portmap: Option<PortmapServer>,
     registered: Option<SocketAddr>,
+    sweeper: Option<Sweeper>,
     /// Addresses served: NFS, MOUNT.
     pub addrs: (SocketAddr, SocketAddr),
 }
@@ -127,9 +140,41 @@ impl Running {
         }
         self.nfs.shutdown();
         self.mount.shutdown();
+        if let Some(s) = self.sweeper {
+            s.stop();
+        }
         if let Some(pm) = self.portmap {
             pm.handle.shutdown();
         }
+    }
+}
+
+/// The thread that closes idle entries of the exports' open-file caches every second.
+struct Sweeper {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Sweeper {
+    fn start(states: Vec<Arc<SoftState>>) -> io::Result<Sweeper> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new().name("soft-state".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::park_timeout(Duration::from_secs(1));
+                let now = Instant::now();
+                for s in &states {
+                    s.sweep(now);
+                }
+            }
+        })?;
+        Ok(Sweeper { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.thread().unpark();
+        let _ = self.thread.join();
     }
 }
 
@@ -187,17 +232,39 @@ pub fn serve(opts: ServeOptions) -> Result<Running, ServeError> {
     cfg.max_read = MAX_IO;
     cfg.max_write = MAX_IO;
     cfg.max_readdir = 64 * 1024;
-    let mut nfs = Nfs3Server::new(table.clone(), cfg);
+    let shards = match opts.shards {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(16),
+        n => n.min(64),
+    };
+    let mut servers: Vec<_> = (0..shards).map(|_| Nfs3Server::new(table.clone(), cfg)).collect();
+    if opts.soft.open_files > 0 {
+        // Cached descriptors count against RLIMIT_NOFILE; the default soft limit (1024) is low.
+        if let Err(e) = crate::sys::raise_nofile_limit() {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
+    let mut soft_states = Vec::new();
     for export in table.iter() {
         let path = export.path;
         if !Path::new(path).is_dir() {
             return Err(ServeError::MissingDir(path.to_string()));
         }
         let fs = HostFs::new(Path::new(path), &secret)
-            .map_err(|e| ServeError::Backend { path: path.to_string(), msg: e.to_string() })?;
-        nfs.add(path, fs).map_err(|(e, _)| ServeError::Backend { path: path.to_string(), msg: e.to_string() })?;
+            .map_err(|e| ServeError::Backend { path: path.to_string(), msg: e.to_string() })?
+            .with_soft_state(opts.soft);
+        soft_states.push(fs.soft_state().clone());
+        let backend = |e: String| ServeError::Backend { path: path.to_string(), msg: e };
+        // Shard 0 gets the original, the others handles to the same export.
+        let mut copies = Vec::with_capacity(shards);
+        for _ in 1..shards {
+            copies.push(fs.shard().map_err(|e| backend(e.to_string()))?);
+        }
+        copies.insert(0, fs);
+        for (nfs, fs) in servers.iter_mut().zip(copies) {
+            nfs.add(path, fs).map_err(|(e, _)| backend(e.to_string()))?;
+        }
     }
-    let service: Service = NfsService::new(DrcProgram::new(nfs));
+    let services: Vec<Service> = servers.into_iter().map(|nfs| NfsService::new(DrcProgram::new(nfs))).collect();
 
     let nfs_addr = SocketAddr::new(opts.listen, opts.nfs_port);
     let mount_addr = SocketAddr::new(opts.listen, opts.mount_port);
@@ -208,13 +275,18 @@ pub fn serve(opts: ServeOptions) -> Result<Running, ServeError> {
         max_reply: MAX_IO as usize + 64 * 1024,
         ..ServerConfig::default()
     };
-    let server = Server::new(service, scfg);
+    let server = Server::sharded(services, scfg);
     let nfs_h = server.spawn(Some(nfs_tcp), Some(nfs_udp)).map_err(io_err("start NFS threads"))?;
     let mount_h = Server::with_dispatcher(server.dispatcher(), scfg)
         .spawn(Some(mount_tcp), Some(mount_udp))
         .map_err(io_err("start MOUNT threads"))?;
     let addrs = (nfs_h.tcp_addr().unwrap_or(nfs_addr), mount_h.tcp_addr().unwrap_or(mount_addr));
-    let mut running = Running { nfs: nfs_h, mount: mount_h, portmap: None, registered: None, addrs };
+    let sweeper = if opts.soft.open_files > 0 {
+        Some(Sweeper::start(soft_states).map_err(io_err("start the soft-state thread"))?)
+    } else {
+        None
+    };
+    let mut running = Running { nfs: nfs_h, mount: mount_h, portmap: None, registered: None, sweeper, addrs };
     register(&opts, &mut running, addrs.0.port(), addrs.1.port());
     Ok(running)
 }

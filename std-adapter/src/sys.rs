@@ -235,3 +235,28 @@ pub(crate) fn fpathconf(fd: BorrowedFd<'_>, name: libc::c_int) -> Option<u64> {
     let v = unsafe { libc::fpathconf(fd.as_raw_fd(), name) };
     u64::try_from(v).ok()
 }
+
+/// `posix_fadvise(fd, offset, len, POSIX_FADV_WILLNEED)`: asks the kernel to start reading
+/// that range into the page cache (a hint; nothing waits for it).
+pub(crate) fn fadvise_willneed(fd: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
+    let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: plain integers and a borrowed descriptor; the kernel reads nothing from memory.
+    match unsafe { libc::posix_fadvise(fd.as_raw_fd(), off, len, libc::POSIX_FADV_WILLNEED) } {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Raises the soft limit of open descriptors to the hard limit; returns the new soft limit.
+pub(crate) fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid `struct rlimit` the kernel writes.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid `struct rlimit` the kernel reads.
+        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
+}

@@ -75,7 +75,7 @@ fn libnfs_tools_against_tern_serve() {
     assert!(same_file(&local_dir.join("big.bin"), &local_dir.join("back.bin")), "read file differs");
 
     s.guard.signal("TERM");
-    assert!(s.guard.wait(Duration::from_secs(10)).status.success(), "tern serve did not exit cleanly");
+    exits_cleanly(s.guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -101,7 +101,7 @@ fn showmount_and_rpcinfo_see_nfs_and_mount() {
     assert!(ok, "showmount -e: {err}");
     assert!(out.contains(&format!("{} 127.0.0.1", dir.join("export").display())), "showmount -e:\n{out}");
     s.guard.signal("INT");
-    assert!(s.guard.wait(Duration::from_secs(10)).status.success());
+    exits_cleanly(s.guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -138,7 +138,7 @@ fn handles_survive_a_restart() {
     let file = lookup(&mut c);
     let (nfs_port, mount_port) = (s.nfs, s.mount);
     s.guard.signal("TERM");
-    assert!(s.guard.wait(Duration::from_secs(10)).status.success());
+    exits_cleanly(s.guard);
 
     let s = serve(&export, &state, pm, Some((nfs_port, mount_port)));
     let mut c = RpcClient::tcp(local(s.nfs), Duration::from_secs(5)).unwrap();
@@ -189,4 +189,15 @@ fn one_line_errors_and_exit_codes() {
     assert_eq!(code, Some(3), "{err}");
     assert!(err.lines().count() == 1 && err.contains("in use"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits up to 10 s for a signalled `tern serve` and checks that it exited with status 0.
+fn exits_cleanly(guard: ChildGuard) {
+    let out = guard.wait(Duration::from_secs(10));
+    assert!(
+        out.status.success(),
+        "tern serve did not exit cleanly: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -135,6 +135,9 @@ fn run(args: Args) -> Result<(), String> {
         max_reply: MAX_IO as usize + 64 * 1024,
         ..ServerConfig::default()
     };
+    // Signals are caught before anything is served (a TERM right after the first reply must
+    // still shut down cleanly).
+    let term = tern_std::signals::Termination::install().map_err(|e| e.to_string())?;
     let server = Server::new(service, scfg);
     let nfs_h = server.spawn(Some(nfs_tcp), Some(nfs_udp)).map_err(|e| format!("start NFS threads: {e}"))?;
     let mount_h = Server::with_dispatcher(server.dispatcher(), scfg)
@@ -158,7 +161,7 @@ fn run(args: Args) -> Result<(), String> {
         args.listen
     );
 
-    let sig = tern_std::signals::wait_for_termination().map_err(|e| e.to_string())?;
+    let sig = term.wait();
     tracing::info!("signal {sig}: shutting down");
     if let Some(pm) = args.portmap {
         for prog in [tern_core::nfs3::PROGRAM, tern_core::mount::PROGRAM] {

@@ -50,6 +50,15 @@ enum Cmd {
         /// Portmapper to register with (Tern serves its own there when none answers).
         #[arg(long, default_value = "127.0.0.1:111")]
         portmap: SocketAddr,
+        /// Open files kept per export (soft state; 0 turns the cache and read-ahead off).
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        file_cache: usize,
+        /// KiB advised ahead of a sequential reader (soft state; 0 turns read-ahead off).
+        #[arg(long, default_value_t = 4096, value_name = "KIB")]
+        readahead: u64,
+        /// NFS dispatchers run in parallel, each serving a fixed set of clients (0: one per core).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        shards: usize,
     },
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
@@ -194,18 +203,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Portmap { listen, port } => {
             let addr = SocketAddr::new(listen, port);
+            let term = tern_std::signals::Termination::install().map_err(|e| fail(1, e.to_string()))?;
             let pm = tern_std::portmap::serve(addr).map_err(|e| {
                 let code = if e.kind() == std::io::ErrorKind::AddrInUse { 3 } else { 1 };
                 fail(code, format!("cannot serve the portmapper on {addr}: {e}"))
             })?;
             tracing::info!(tcp = ?pm.handle.tcp_addr(), udp = ?pm.handle.udp_addr(), "portmapper serving");
-            let sig = tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
+            let sig = term.wait();
             tracing::info!("signal {sig}: shutting down");
             pm.handle.shutdown();
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
-        Cmd::Serve { exports, export_lines, listen, nfs_port, mount_port, state_dir, portmap } => {
+        Cmd::Serve {
+            exports,
+            export_lines,
+            listen,
+            nfs_port,
+            mount_port,
+            state_dir,
+            portmap,
+            file_cache,
+            readahead,
+            shards,
+        } => {
             let (text, source) = match exports {
                 Some(f) => {
                     let mut text = std::fs::read_to_string(&f)
@@ -226,7 +247,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 mount_port,
                 state_dir,
                 portmap,
+                soft: tern_std::hostfs::SoftConfig {
+                    open_files: file_cache,
+                    readahead: readahead.saturating_mul(1024),
+                    ..Default::default()
+                },
+                shards,
             };
+            let term = tern_std::signals::Termination::install().map_err(|e| fail(1, e.to_string()))?;
             let running = tern_std::serve::serve(opts).map_err(|e| {
                 use tern_std::serve::ServeError as E;
                 let code = match &e {
@@ -238,7 +266,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 fail(code, e.to_string())
             })?;
             tracing::info!(nfs = %running.addrs.0, mount = %running.addrs.1, "serving NFSv3 and MOUNT v3");
-            let sig = tern_std::signals::wait_for_termination().map_err(|e| fail(1, e.to_string()))?;
+            let sig = term.wait();
             tracing::info!("signal {sig}: shutting down");
             running.shutdown();
             Ok(())

@@ -12,13 +12,12 @@ use crate::sys::{self, SetTs};
 
 impl HostFs {
     pub(super) fn getattr_impl(&self, fh: &Handle) -> FsResult<Attr> {
-        let f = self.resolve(fh, Open::Path)?;
-        Ok(attr_of(&f.metadata().map_err(io_err)?))
+        let (_, meta) = self.resolve_meta(fh, Open::Path)?;
+        Ok(attr_of(&meta))
     }
 
     pub(super) fn setattr_impl(&self, ctx: &Ctx, fh: &Handle, set: &SetAttr) -> FsResult<Attr> {
-        let f = self.resolve(fh, Open::Path)?;
-        let meta = f.metadata().map_err(io_err)?;
+        let (f, meta) = self.resolve_meta(fh, Open::Path)?;
         apply(ctx, &f, &meta, set)?;
         Ok(attr_of(&f.metadata().map_err(io_err)?))
     }

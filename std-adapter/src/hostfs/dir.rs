@@ -29,8 +29,7 @@ const DIRENT_BUF: usize = 16 * 1024;
 impl HostFs {
     pub(super) fn lookup_impl(&self, dir: &Handle, name: &[u8]) -> FsResult<Handle> {
         let cname = component(name)?;
-        let d = self.resolve(dir, Open::Path)?;
-        let dmeta = d.metadata().map_err(io_err)?;
+        let (d, dmeta) = self.resolve_meta(dir, Open::Path)?;
         if !dmeta.is_dir() {
             return Err(FsError::NotDir);
         }
@@ -80,11 +79,10 @@ impl HostFs {
         if cookie != 0 && verifier != COOKIE_VERIFIER {
             return Err(FsError::BadCookie);
         }
-        let mut d = self.resolve(dir, Open::Dir)?;
+        let (d, meta) = self.resolve_meta(dir, Open::Dir)?;
         let more = ReaddirEnd { verifier: COOKIE_VERIFIER, eof: false };
         // `.` and `..` first, whatever order the file system keeps them in.
         if cookie == 0 || cookie == DOT_COOKIE {
-            let meta = d.metadata().map_err(io_err)?;
             if cookie == 0 && !emit(&DirEntry { fileid: meta.ino(), name: b".", cookie: DOT_COOKIE }) {
                 return Ok(more);
             }
@@ -99,7 +97,7 @@ impl HostFs {
             }
         }
         if ![0, DOT_COOKIE, DOTDOT_COOKIE].contains(&cookie) {
-            d.seek(SeekFrom::Start(cookie)).map_err(|e| match errno(&e) {
+            (&*d).seek(SeekFrom::Start(cookie)).map_err(|e| match errno(&e) {
                 libc::EINVAL => FsError::BadCookie,
                 _ => io_err(e),
             })?;
@@ -128,8 +126,8 @@ impl HostFs {
     }
 
     pub(super) fn readlink_impl(&self, fh: &Handle, out: &mut [u8]) -> FsResult<usize> {
-        let f = self.resolve(fh, Open::Path)?;
-        if !f.metadata().map_err(io_err)?.file_type().is_symlink() {
+        let (f, meta) = self.resolve_meta(fh, Open::Path)?;
+        if !meta.file_type().is_symlink() {
             return Err(FsError::Inval);
         }
         let mut buf = [0u8; libc::PATH_MAX as usize];

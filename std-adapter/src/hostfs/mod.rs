@@ -80,6 +80,7 @@
 //! Errors of host calls map to [`FsError`] in one function (`errno::fs_error`).
 
 mod attr;
+mod cache;
 mod dir;
 mod errno;
 mod handle;
@@ -87,11 +88,14 @@ mod ops;
 mod rw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cache;
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tern_core::fs::{
     Attr, CreateHow, Ctx, DirEntry, FileSystem, FsError, FsInfo, FsResult, FsStat, Handle, NodeKind, ReaddirEnd,
@@ -99,6 +103,8 @@ use tern_core::fs::{
 };
 
 use crate::sys;
+use cache::Want;
+pub use cache::{SoftConfig, SoftState, SoftStats};
 use errno::{errno, io_err};
 pub use handle::HandleSecret;
 use handle::{HandleCodec, MAX_KERNEL_BYTES};
@@ -165,6 +171,7 @@ pub struct HostFs {
     codec: HandleCodec,
     write_verf: [u8; 8],
     info: FsInfo,
+    soft: Arc<SoftState>,
 }
 
 impl HostFs {
@@ -172,6 +179,30 @@ impl HostFs {
     pub fn open(root: &Path, state_dir: &Path) -> Result<Self, HostFsError> {
         let secret = HandleSecret::load_or_create(state_dir).map_err(HostFsError::Secret)?;
         Self::new(root, &secret)
+    }
+
+    /// Another `HostFs` for the same export that answers exactly as this one: the same
+    /// handles, the same write verifier and the same soft state (for servers that run several
+    /// dispatchers in parallel).
+    pub fn shard(&self) -> Result<Self, HostFsError> {
+        let mount = self.mount.try_clone().map_err(|source| HostFsError::Io { what: "dup", source })?;
+        Ok(HostFs {
+            mount,
+            mount_id: self.mount_id,
+            root_id: self.root_id,
+            root: self.root,
+            codec: self.codec.clone(),
+            write_verf: self.write_verf,
+            info: self.info,
+            soft: self.soft.clone(),
+        })
+    }
+
+    /// Replaces the soft-state settings (open-file cache, read-ahead); see [`cache`].
+    #[must_use]
+    pub fn with_soft_state(mut self, cfg: SoftConfig) -> Self {
+        self.soft = Arc::new(SoftState::new(cfg));
+        self
     }
 
     /// Exports `root` with handles authenticated by `secret`. Fails when the directory cannot
@@ -218,12 +249,79 @@ impl HostFs {
             special_files: true,
             case_insensitive: false,
         };
-        Ok(HostFs { mount, mount_id, root_id: (meta.dev(), meta.ino()), root: root_handle, codec, write_verf, info })
+        let soft = Arc::new(SoftState::new(SoftConfig::default()));
+        Ok(HostFs {
+            mount,
+            mount_id,
+            root_id: (meta.dev(), meta.ino()),
+            root: root_handle,
+            codec,
+            write_verf,
+            info,
+            soft,
+        })
     }
 
     /// Opens the object a handle names. Every handle → descriptor resolution goes through
-    /// here (the place for an open-file cache).
-    fn resolve(&self, fh: &Handle, how: Open) -> FsResult<File> {
+    /// here, and through the open-file cache ([`cache`]) when it is on.
+    fn resolve(&self, fh: &Handle, how: Open) -> FsResult<Arc<File>> {
+        self.resolve_meta(fh, how).map(|(f, _)| f)
+    }
+
+    /// [`HostFs::resolve`], with the object's metadata read on the way (one `fstat`).
+    fn resolve_meta(&self, fh: &Handle, how: Open) -> FsResult<(Arc<File>, Metadata)> {
+        let want = match how {
+            Open::Path => Some(Want::Path),
+            Open::Read => Some(Want::Read),
+            Open::Write => Some(Want::Write),
+            Open::Dir => None,
+        };
+        if let Some(want) = want {
+            match self.soft.get(fh, want) {
+                Ok(Some(hit)) => {
+                    data_check(how, &hit.meta)?;
+                    return Ok((hit.file, hit.meta));
+                }
+                Ok(None) => {}
+                Err(()) => return Err(FsError::Stale),
+            }
+        }
+        match self.open_fresh(fh, how, want) {
+            Err(Fresh::OutOfFds) if self.soft.enabled() => {
+                // The cache is what holds many descriptors: drop it and try once more.
+                self.soft.drop_all();
+                self.open_fresh(fh, how, want)
+            }
+            r => r,
+        }
+        .map_err(|e| match e {
+            Fresh::Fs(e) => e,
+            Fresh::OutOfFds => FsError::ServerFault,
+        })
+    }
+
+    /// The uncached half of [`HostFs::resolve_meta`]: opens the object and caches it.
+    fn open_fresh(&self, fh: &Handle, how: Open, want: Option<Want>) -> Result<(Arc<File>, Metadata), Fresh> {
+        let (file, meta) = self.open_handle(fh, how)?;
+        let file = Arc::new(file);
+        let Some(want) = want else { return Ok((file, meta)) };
+        data_check(how, &meta)?;
+        let file = match want {
+            Want::Path => {
+                self.soft.insert(fh, file.clone(), meta.is_file(), None);
+                file
+            }
+            _ => {
+                let data = Arc::new(reopen_raw(&file, want == Want::Write).map_err(Fresh::from_io)?);
+                self.soft.insert(fh, file, true, Some((want, data.clone())));
+                data
+            }
+        };
+        Ok((file, meta))
+    }
+
+    /// Opens a handle's object from scratch: MAC check, `open_by_handle_at`, `fstat`.
+    fn open_handle(&self, fh: &Handle, how: Open) -> Result<(File, Metadata), Fresh> {
         let kh = self.codec.decode(fh)?;
         let flags = match how {
             Open::Dir => libc::O_RDONLY | libc::O_DIRECTORY,
@@ -231,24 +329,18 @@ impl HostFs {
         };
         let fd = sys::open_by_handle(self.mount.as_fd(), &kh, flags).map_err(|e| match errno(&e) {
             // A MAC-valid handle the kernel cannot decode: its object is gone.
-            libc::ESTALE | libc::ENOENT | libc::EINVAL => FsError::Stale,
-            libc::ELOOP => FsError::NotDir,
-            _ => io_err(e),
+            libc::ESTALE | libc::ENOENT | libc::EINVAL => Fresh::Fs(FsError::Stale),
+            libc::ELOOP => Fresh::Fs(FsError::NotDir),
+            _ => Fresh::from_io(e),
         })?;
         let file = File::from(fd);
-        match how {
-            Open::Path | Open::Dir => Ok(file),
-            Open::Read | Open::Write => {
-                let meta = file.metadata().map_err(io_err)?;
-                if meta.is_dir() {
-                    return Err(FsError::IsDir);
-                }
-                if !meta.is_file() {
-                    return Err(FsError::Inval);
-                }
-                reopen(&file, how == Open::Write)
-            }
-        }
+        let meta = file.metadata().map_err(io_err)?;
+        Ok((file, meta))
+    }
+
+    /// The soft state (open-file cache and read-ahead) of this export.
+    pub fn soft_state(&self) -> &Arc<SoftState> {
+        &self.soft
     }
 
     /// The handle of the object `fd` refers to (reached from inside the export).
@@ -268,9 +360,45 @@ impl HostFs {
     }
 }
 
+/// Why [`HostFs::open_fresh`] failed: out of descriptors is told apart, so that the open-file
+/// cache can be dropped and the call retried.
+enum Fresh {
+    Fs(FsError),
+    OutOfFds,
+}
+
+impl Fresh {
+    fn from_io(e: std::io::Error) -> Self {
+        match errno(&e) {
+            libc::EMFILE | libc::ENFILE => Fresh::OutOfFds,
+            _ => Fresh::Fs(io_err(e)),
+        }
+    }
+}
+
+impl From<FsError> for Fresh {
+    fn from(e: FsError) -> Self {
+        Fresh::Fs(e)
+    }
+}
+
+/// READ, WRITE and COMMIT need a regular file: a directory is [`FsError::IsDir`], anything
+/// else [`FsError::Inval`].
+fn data_check(how: Open, meta: &Metadata) -> FsResult<()> {
+    match how {
+        Open::Read | Open::Write if meta.is_dir() => Err(FsError::IsDir),
+        Open::Read | Open::Write if !meta.is_file() => Err(FsError::Inval),
+        _ => Ok(()),
+    }
+}
+
 /// Re-opens the regular file behind an `O_PATH` descriptor for reading or writing.
 fn reopen(file: &File, write: bool) -> FsResult<File> {
-    OpenOptions::new().read(!write).write(write).open(proc_path(file.as_fd())).map_err(io_err)
+    reopen_raw(file, write).map_err(io_err)
+}
+
+fn reopen_raw(file: &File, write: bool) -> std::io::Result<File> {
+    OpenOptions::new().read(!write).write(write).open(proc_path(file.as_fd()))
 }
 
 /// `/proc/self/fd/N`: names the object behind a descriptor (also an `O_PATH` one).

@@ -4,6 +4,7 @@ use std::ffi::{CStr, CString};
 use std::fs::{File, Metadata};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 
 use tern_core::fs::{CreateHow, Ctx, FsError, FsResult, Handle, NodeKind, SetAttr, SetTime, Time};
 
@@ -28,9 +29,8 @@ pub(super) fn verifier_times(verf: &[u8; 8]) -> (u32, u32) {
 
 impl HostFs {
     /// A directory handle as an `O_PATH` descriptor and its metadata.
-    fn dir(&self, dir: &Handle) -> FsResult<(File, Metadata)> {
-        let d = self.resolve(dir, Open::Path)?;
-        let meta = d.metadata().map_err(io_err)?;
+    fn dir(&self, dir: &Handle) -> FsResult<(Arc<File>, Metadata)> {
+        let (d, meta) = self.resolve_meta(dir, Open::Path)?;
         if !meta.is_dir() {
             return Err(FsError::NotDir);
         }

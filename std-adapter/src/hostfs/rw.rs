@@ -11,8 +11,12 @@ use crate::sys;
 
 impl HostFs {
     pub(super) fn read_impl(&self, fh: &Handle, offset: u64, out: &mut [u8]) -> FsResult<(usize, bool)> {
-        let f = self.resolve(fh, Open::Read)?;
+        let (f, meta) = self.resolve_meta(fh, Open::Read)?;
         if offset > i64::MAX as u64 {
+            return Ok((0, true));
+        }
+        if offset >= meta.len() {
+            // Nothing to read: answer from the metadata just read.
             return Ok((0, true));
         }
         let mut n = 0;
@@ -24,6 +28,7 @@ impl HostFs {
                 Err(e) => return Err(io_err(e)),
             }
         }
+        self.soft.note_read(fh, offset, n as u64);
         let size = f.metadata().map_err(io_err)?.len();
         Ok((n, offset.saturating_add(n as u64) >= size))
     }

@@ -18,10 +18,10 @@ use super::ops::verifier_times;
 use super::{HandleSecret, HostFs, HostFsError};
 
 /// A directory under the temp dir, removed on drop.
-struct Tmp(PathBuf);
+pub(super) struct Tmp(PathBuf);
 
 impl Tmp {
-    fn new(tag: &str) -> Tmp {
+    pub(super) fn new(tag: &str) -> Tmp {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let p = std::env::temp_dir().join(format!("tern-hostfs-{tag}-{}-{n}", std::process::id()));
@@ -30,7 +30,7 @@ impl Tmp {
         Tmp(p)
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(super) fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
     }
 }
@@ -42,13 +42,15 @@ impl Drop for Tmp {
 }
 
 /// A temp dir with `export/` served by a HostFs whose secret lives in `state/`.
-struct Setup {
-    tmp: Tmp,
-    fs: HostFs,
+pub(super) struct Setup {
+    pub(super) tmp: Tmp,
+    pub(super) fs: HostFs,
 }
 
 impl Setup {
-    fn new(tag: &str) -> Setup {
+    pub(super) fn new(tag: &str) -> Setup {
+        // Tests run in parallel in one process, each export with its own open-file cache.
+        crate::sys::raise_nofile_limit().unwrap();
         let tmp = Tmp::new(tag);
         fs::create_dir(tmp.path("export")).unwrap();
         let fs = HostFs::open(&tmp.path("export"), &tmp.path("state")).unwrap();
@@ -56,12 +58,12 @@ impl Setup {
     }
 
     /// A path inside the export.
-    fn p(&self, rel: &str) -> PathBuf {
+    pub(super) fn p(&self, rel: &str) -> PathBuf {
         self.tmp.path("export").join(rel)
     }
 
     /// A new HostFs over the same directory and secret file (a restarted server).
-    fn restart(&self) -> HostFs {
+    pub(super) fn restart(&self) -> HostFs {
         HostFs::open(&self.tmp.path("export"), &self.tmp.path("state")).unwrap()
     }
 
@@ -69,12 +71,12 @@ impl Setup {
         HandleSecret::load_or_create(&self.tmp.path("state")).unwrap()
     }
 
-    fn root(&self) -> Handle {
+    pub(super) fn root(&self) -> Handle {
         self.fs.root()
     }
 
     /// Looks up a slash-separated relative path one component at a time.
-    fn walk(&mut self, rel: &str) -> Result<Handle, FsError> {
+    pub(super) fn walk(&mut self, rel: &str) -> Result<Handle, FsError> {
         let mut h = self.root();
         for c in rel.split('/') {
             h = self.fs.lookup(&h, c.as_bytes())?;
@@ -83,11 +85,11 @@ impl Setup {
     }
 }
 
-fn ctx() -> Ctx {
+pub(super) fn ctx() -> Ctx {
     Ctx { now: Time { secs: 1_700_000_000, nsecs: 123 }, uid: 1234, gid: 5678 }
 }
 
-fn unchecked(mode: u32) -> CreateHow {
+pub(super) fn unchecked(mode: u32) -> CreateHow {
     CreateHow::Unchecked(SetAttr { mode: Some(mode), ..SetAttr::default() })
 }
 

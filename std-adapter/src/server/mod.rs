@@ -7,6 +7,14 @@
 //! connection that sends half a record and stalls, or stops reading replies, is closed after
 //! [`ServerConfig::stall_timeout`]; an idle one after [`ServerConfig::idle_timeout`]. The
 //! dispatcher's lock is held only while one request is dispatched.
+//!
+//! # Shards
+//! A server may run several dispatchers ([`Server::sharded`]), each behind its own lock, so
+//! that calls of different clients run in parallel. A client's socket address (IP, port)
+//! always picks the same shard ([`shard_of`]), so per-client state of a dispatcher (the
+//! duplicate request cache, keyed by that address) behaves as with one dispatcher. Whatever
+//! else the shards' programs hold must be shared between them by the caller (or be
+//! per-client, like the DRC).
 
 mod tcp;
 mod udp;
@@ -66,27 +74,61 @@ pub fn core_now() -> tern_core::time::Instant {
 /// A dispatcher shared by every thread of a server.
 pub type SharedDispatcher<T> = Arc<Mutex<Dispatcher<T>>>;
 
+/// The dispatchers of one server (one or more shards).
+pub(crate) type Shards<T> = Arc<[SharedDispatcher<T>]>;
+
+/// The shard that serves `peer`: fixed for an address (a deterministic hash), so a client's
+/// retransmissions meet the same duplicate request cache.
+pub(crate) fn shard_of<T>(shards: &[SharedDispatcher<T>], peer: &SocketAddr) -> usize {
+    use std::hash::{Hash, Hasher};
+    if shards.len() <= 1 {
+        return 0;
+    }
+    let mut h = std::hash::DefaultHasher::new();
+    peer.ip().hash(&mut h);
+    peer.port().hash(&mut h);
+    (h.finish() % shards.len() as u64) as usize
+}
+
 /// An RPC server over TCP and UDP for the programs of `T`.
 pub struct Server<T> {
-    dispatcher: SharedDispatcher<T>,
+    shards: Shards<T>,
     cfg: ServerConfig,
 }
 
 impl<T: ProgramTable + Send + 'static> Server<T> {
     /// A server for `table` with the given limits.
     pub fn new(table: T, cfg: ServerConfig) -> Self {
-        Server { dispatcher: Arc::new(Mutex::new(Dispatcher::new(table))), cfg }
+        Self::with_dispatcher(Arc::new(Mutex::new(Dispatcher::new(table))), cfg)
+    }
+
+    /// A server with one dispatcher per table (at least one), each behind its own lock; see
+    /// the module docs on shards.
+    pub fn sharded(tables: Vec<T>, cfg: ServerConfig) -> Self {
+        let shards: Vec<SharedDispatcher<T>> =
+            tables.into_iter().map(|t| Arc::new(Mutex::new(Dispatcher::new(t)))).collect();
+        Server { shards: shards.into(), cfg }
+    }
+
+    /// A server over the same shards as `other` (another port for the same programs).
+    pub fn alongside(other: &Server<T>, cfg: ServerConfig) -> Self {
+        Server { shards: other.shards.clone(), cfg }
     }
 
     /// A server over an existing shared dispatcher, so that several ports (NFS and MOUNT, for
     /// example) serve the same programs and state.
     pub fn with_dispatcher(dispatcher: SharedDispatcher<T>, cfg: ServerConfig) -> Self {
-        Server { dispatcher, cfg }
+        Server { shards: Arc::new([dispatcher]), cfg }
     }
 
-    /// The shared dispatcher (to reach the programs while the server runs).
+    /// The first (or only) shard's dispatcher (to reach the programs while the server runs).
     pub fn dispatcher(&self) -> SharedDispatcher<T> {
-        self.dispatcher.clone()
+        self.shards[0].clone()
+    }
+
+    /// Every shard's dispatcher.
+    pub fn shards(&self) -> &[SharedDispatcher<T>] {
+        &self.shards
     }
 
     /// Starts serving on the given sockets; at least one should be given.
@@ -99,7 +141,7 @@ impl<T: ProgramTable + Send + 'static> Server<T> {
         if let Some(listener) = tcp {
             let ctx = tcp::Acceptor {
                 listener,
-                dispatcher: self.dispatcher.clone(),
+                shards: self.shards.clone(),
                 cfg: self.cfg,
                 stop: stop.clone(),
                 active: active.clone(),
@@ -108,7 +150,7 @@ impl<T: ProgramTable + Send + 'static> Server<T> {
         }
         if let Some(sock) = udp {
             sock.set_read_timeout(Some(self.cfg.poll_interval))?;
-            let (d, stop) = (self.dispatcher.clone(), stop.clone());
+            let (d, stop) = (self.shards.clone(), stop.clone());
             threads.push(std::thread::Builder::new().name("rpc-udp".into()).spawn(move || udp::serve(sock, d, stop))?);
         }
         Ok(ServerHandle { stop, active, tcp_addr, udp_addr, threads })

@@ -9,11 +9,11 @@ use std::time::Instant;
 use tern_core::rpc::record::fragment_header;
 use tern_core::rpc::{Dispatch, Peer, ProgramTable, RecordReader, Transport};
 
-use super::{ServerConfig, SharedDispatcher, lock};
+use super::{ServerConfig, Shards, SharedDispatcher, lock, shard_of};
 
 pub(super) struct Acceptor<T> {
     pub(super) listener: TcpListener,
-    pub(super) dispatcher: SharedDispatcher<T>,
+    pub(super) shards: Shards<T>,
     pub(super) cfg: ServerConfig,
     pub(super) stop: Arc<AtomicBool>,
     pub(super) active: Arc<AtomicUsize>,
@@ -47,7 +47,7 @@ impl<T: ProgramTable + Send + 'static> Acceptor<T> {
             let conn = Connection {
                 stream,
                 peer,
-                dispatcher: self.dispatcher.clone(),
+                dispatcher: self.shards[shard_of(&self.shards, &peer)].clone(),
                 cfg: self.cfg,
                 stop: self.stop.clone(),
             };

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tern_core::rpc::{Dispatch, Peer, ProgramTable, Transport};
 
-use super::{SharedDispatcher, lock};
+use super::{Shards, lock, shard_of};
 
 /// Largest UDP payload over IPv4.
 const MAX_DATAGRAM: usize = 65_507;
 
-pub(super) fn serve<T: ProgramTable>(sock: UdpSocket, dispatcher: SharedDispatcher<T>, stop: Arc<AtomicBool>) {
+pub(super) fn serve<T: ProgramTable>(sock: UdpSocket, shards: Shards<T>, stop: Arc<AtomicBool>) {
     let mut req = vec![0u8; MAX_DATAGRAM];
     let mut reply = vec![0u8; MAX_DATAGRAM];
     while !stop.load(Ordering::SeqCst) {
@@ -28,7 +28,7 @@ pub(super) fn serve<T: ProgramTable>(sock: UdpSocket, dispatcher: SharedDispatch
             }
         };
         let peer = Peer { addr: from, transport: Transport::Udp };
-        let out = lock(&dispatcher).handle_at(super::core_now(), peer, &req[..n], &mut reply);
+        let out = lock(&shards[shard_of(&shards, &from)]).handle_at(super::core_now(), peer, &req[..n], &mut reply);
         if let Dispatch::Reply(len) = out
             && let Err(e) = sock.send_to(&reply[..len], from)
         {

@@ -233,6 +233,8 @@ mod tests {
             mount_port: free_port(),
             state_dir: dir.join("state"),
             portmap: local(free_port()),
+            soft: Default::default(),
+            shards: 0,
         })
         .unwrap();
         let (nfs, mount) = running.addrs;
