@@ -8,9 +8,10 @@
 #   2. loopback TCP bandwidth (tests/benches-nfs/benches/loopback.rs);
 #   3. GETATTR, LOOKUP and CREATE+REMOVE per second with 1 and 8 clients (criterion,
 #      tests/benches-nfs/benches/nfs_ops.rs);
-#   4. what tern's soft state gains: two more tern servers run beside the first, one without
-#      read-ahead (--readahead 0) and one without any soft state (--file-cache 0), through all of
-#      the above, plus cold reads (the file's pages dropped from the host's page cache first).
+#   4. what tern's soft state gains: two more tern servers run beside the first (defaults: the
+#      open-file cache, no explicit read-ahead), one with explicit read-ahead (--readahead 4096)
+#      and one without any soft state (--file-cache 0), through all of the above, plus cold reads
+#      (the file's pages dropped from the host's page cache first).
 # Prints one Markdown table at the end. Starts rpcbind (ganesha needs it to start; it is stopped
 # as soon as ganesha is up, so port 111 must be free), ganesha and tern, and stops them by PID.
 # Runs as root (apt-get, rpcbind).
@@ -98,7 +99,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop "$tern_pid" "tern serve"
-    stop "$tern_ra_pid" "tern serve --readahead 0"
+    stop "$tern_ra_pid" "tern serve --readahead 4096"
     stop "$tern_none_pid" "tern serve --file-cache 0"
     stop "$ganesha_pid" ganesha.nfsd
     if [ -n "$rpcbind_pid" ]; then
@@ -121,7 +122,7 @@ wait_rpc() { # NAME PORT PROG LOG: ping PROG version 3 over TCP at PORT, for up 
     die "$1 does not answer program $3 on port $2"
 }
 
-mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/tern-nora" "$tmp/tern-nosoft" "$tmp/recov" "$tmp/tern-state"
+mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/tern-ra" "$tmp/tern-nosoft" "$tmp/recov" "$tmp/tern-state"
 
 # rpcbind must run while ganesha starts (it registers there or exits); it is stopped right after.
 rm -f /run/rpcbind.sock /run/rpcbind.lock
@@ -168,16 +169,16 @@ start_tern() { # NAME NFS_PORT MOUNT_PORT EXTRA_ARGS...: starts tern serve expor
 }
 start_tern tern "$t_nfs" "$t_mnt"
 tern_pid=$started_pid
-start_tern tern-nora "$a_nfs" "$a_mnt" --readahead 0
+start_tern tern-ra "$a_nfs" "$a_mnt" --readahead 4096
 tern_ra_pid=$started_pid
 start_tern tern-nosoft "$n_nfs" "$n_mnt" --file-cache 0
 tern_none_pid=$started_pid
 log "ganesha (pid $ganesha_pid) on $g_nfs/$g_mnt, tern serve (pids $tern_pid $tern_ra_pid $tern_none_pid) on" \
     "$t_nfs/$t_mnt $a_nfs/$a_mnt $n_nfs/$n_mnt; exports in $tmp"
 
-declare -A nfs_port=([ganesha]=$g_nfs [tern]=$t_nfs [tern-nora]=$a_nfs [tern-nosoft]=$n_nfs)
-declare -A mnt_port=([ganesha]=$g_mnt [tern]=$t_mnt [tern-nora]=$a_mnt [tern-nosoft]=$n_mnt)
-servers=(ganesha tern tern-nora tern-nosoft)
+declare -A nfs_port=([ganesha]=$g_nfs [tern]=$t_nfs [tern-ra]=$a_nfs [tern-nosoft]=$n_nfs)
+declare -A mnt_port=([ganesha]=$g_mnt [tern]=$t_mnt [tern-ra]=$a_mnt [tern-nosoft]=$n_mnt)
+servers=(ganesha tern tern-ra tern-nosoft)
 url() { # SERVER FILE
     echo "nfs://127.0.0.1$tmp/$1/$2?version=3&nfsport=${nfs_port[$1]}&mountport=${mnt_port[$1]}&uid=0&gid=0"
 }
@@ -241,7 +242,7 @@ loopback=$(printf '%s\n' "$loop_out" | awk '/^loopback_tcp_mbps/ { print $2 }')
 log "small operations: criterion, ${secs} s per measurement"
 targets="" pids=""
 for s in "${servers[@]}"; do targets+="$s:${nfs_port[$s]}:${mnt_port[$s]}:$tmp/$s "; done
-pids="ganesha:$ganesha_pid tern:$tern_pid tern-nora:$tern_ra_pid tern-nosoft:$tern_none_pid"
+pids="ganesha:$ganesha_pid tern:$tern_pid tern-ra:$tern_ra_pid tern-nosoft:$tern_none_pid"
 TERN_BENCH_NFS_TARGETS=$targets TERN_BENCH_NFS_PIDS=$pids \
     cargo bench -q -p tern-bench-nfs --bench nfs_ops -- --warm-up-time 1 --measurement-time "$secs" |
     tee "$tmp/ops.log"
@@ -328,9 +329,9 @@ for group, label in ops:
               f"| {c['server', 'tern']:.1f} | {c['server', 'tern'] / c['server', 'ganesha']:.2f} "
               f"| {c['client', 'ganesha']:.1f} | {c['client', 'tern']:.1f} | {busy[0]:.2f} | {busy[1]:.2f} |")
 print()
-print("| soft state (tern serve variants, same run) | all on | no read-ahead | none | all on / none |")
+print("| soft state (tern serve variants, same run) | defaults (file cache) | + read-ahead hints | none | defaults / none |")
 print("|---|---|---|---|---|")
-variants = ("tern", "tern-nora", "tern-nosoft")
+variants = ("tern", "tern-ra", "tern-nosoft")
 for k, label in transfers:
     v = [m(s, k) for s in variants]
     print(f"| {label} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {v[0] / v[2]:.2f} |")

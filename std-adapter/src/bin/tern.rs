@@ -53,8 +53,9 @@ enum Cmd {
         /// Open files kept per export (soft state; 0 turns the cache and read-ahead off).
         #[arg(long, default_value_t = 256, value_name = "N")]
         file_cache: usize,
-        /// KiB advised ahead of a sequential reader (soft state; 0 turns read-ahead off).
-        #[arg(long, default_value_t = 4096, value_name = "KIB")]
+        /// KiB advised ahead of a sequential reader (soft state; 0, the default, leaves
+        /// read-ahead to the kernel's own, which the open-file cache keeps alive).
+        #[arg(long, default_value_t = 0, value_name = "KIB")]
         readahead: u64,
         /// NFS dispatchers run in parallel, each serving a fixed set of clients (0: one per core).
         #[arg(long, default_value_t = 0, value_name = "N")]

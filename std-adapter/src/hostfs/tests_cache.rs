@@ -103,6 +103,7 @@ fn the_cache_is_bounded_and_idle_entries_are_swept() {
 #[test]
 fn sequential_reads_get_read_ahead_and_random_ones_do_not() {
     let mut s = Setup::new("cache-ra");
+    s.fs = s.restart().with_soft_state(SoftConfig { readahead: 4 << 20, ..SoftConfig::default() });
     let root = s.root();
     let f = create(&mut s.fs, &root, "big");
     fs::write(s.p("big"), vec![7u8; 8 << 20]).unwrap();
