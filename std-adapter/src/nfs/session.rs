@@ -73,6 +73,14 @@ impl SessionOptions {
         })
     }
 
+    /// MOUNT calls are always soft: a soft session's own time-out, else [`short`]'s.
+    fn mount_timeouts(&self) -> Timeouts {
+        match self.semantics {
+            Semantics::Soft => self.timeouts(),
+            Semantics::Hard => short(self.proto),
+        }
+    }
+
     fn auth(&self) -> AuthSysParams {
         AuthSysParams { machine_name: self.machine_name.clone(), uid: self.uid, gid: self.gid, gids: vec![] }
     }
@@ -185,7 +193,7 @@ impl Session {
             None => getport(ip, mount::PROGRAM, opts.proto)?,
         };
         let mount_addr = SocketAddr::new(ip, mount_port);
-        let mut mconn = Conn::open(mount_addr, opts.proto, Semantics::Soft, short(opts.proto), 1 << 20, true)?;
+        let mut mconn = Conn::open(mount_addr, opts.proto, Semantics::Soft, opts.mount_timeouts(), 1 << 20, true)?;
         mconn.set_auth(Some(opts.auth()));
         let candidates = match mconn.call(|c, now, _, buf| Ok(mount::client::export(c, now, buf)?)) {
             Ok(res) => {
