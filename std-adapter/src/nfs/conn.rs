@@ -66,6 +66,7 @@ pub struct Conn {
     scratch: Vec<u8>,
     records: RecordReader<Vec<u8>>,
     input: Vec<u8>,
+    input_len: usize,
     input_at: usize,
     auth: Option<AuthSysParams>,
     /// Reconnects so far (for tests and logs).
@@ -115,11 +116,11 @@ impl Conn {
             scratch: vec![0u8; 64 * 1024],
             records: RecordReader::new(vec![0u8; max_record]),
             input: vec![0u8; 256 * 1024],
+            input_len: 0,
             input_at: 0,
             auth: None,
             reconnects: 0,
         };
-        c.input.truncate(0);
         match c.try_connect() {
             Ok(()) => Ok(c),
             Err(e) if first_try_only => Err(NfsError::Unreachable(format!("{addr}: {e}"))),
@@ -162,7 +163,7 @@ impl Conn {
         };
         self.link = Some(link);
         self.records.reset();
-        self.input.clear();
+        self.input_len = 0;
         self.input_at = 0;
         self.reconnect.connected();
         Ok(())
@@ -336,24 +337,18 @@ impl Conn {
         match &mut self.link {
             Some(Link::Udp(s)) => {
                 s.set_read_timeout(Some(wait))?;
-                let mut buf = std::mem::take(&mut self.input);
-                buf.resize(65_536, 0);
-                let r = s.recv(&mut buf);
-                let ev = match r {
-                    Ok(n) => self.take_reply(&buf[..n]),
+                match s.recv(&mut self.input) {
+                    Ok(n) => Ok(take_reply(&mut self.core, &mut self.inflight, self.addr, &self.input[..n])),
                     Err(e)
                         if matches!(
                             e.kind(),
                             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::ConnectionRefused
                         ) =>
                     {
-                        None
+                        Ok(None)
                     }
-                    Err(e) => return Err(e.into()),
-                };
-                buf.clear();
-                self.input = buf;
-                Ok(ev)
+                    Err(e) => Err(e.into()),
+                }
             }
             Some(Link::Tcp(_)) => self.receive_tcp(wait),
             None => Ok(None),
@@ -364,8 +359,8 @@ impl Conn {
         let until = std::time::Instant::now() + wait;
         loop {
             // Bytes already read go to the record reader first.
-            while self.input_at < self.input.len() {
-                let (used, done) = match self.records.push(&self.input[self.input_at..]) {
+            while self.input_at < self.input_len {
+                let (used, done) = match self.records.push(&self.input[self.input_at..self.input_len]) {
                     Ok(r) => r,
                     Err(e) => {
                         self.down(&e);
@@ -374,14 +369,15 @@ impl Conn {
                 };
                 self.input_at += used;
                 if done {
-                    let rec = self.records.record().map(<[u8]>::to_vec).unwrap_or_default();
+                    let rec = self.records.record().unwrap_or(&[]);
+                    let ev = take_reply(&mut self.core, &mut self.inflight, self.addr, rec);
                     self.records.next_record();
-                    if let Some(ev) = self.take_reply(&rec) {
-                        return Ok(Some(ev));
+                    if ev.is_some() {
+                        return Ok(ev);
                     }
                 }
             }
-            self.input.clear();
+            self.input_len = 0;
             self.input_at = 0;
             let left = until.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -389,40 +385,17 @@ impl Conn {
             }
             let Some(Link::Tcp(s)) = &mut self.link else { return Ok(None) };
             s.set_read_timeout(Some(left))?;
-            self.input.resize(256 * 1024, 0);
-            let r = s.read(&mut self.input);
-            match r {
+            match s.read(&mut self.input) {
                 Ok(0) => {
-                    self.input.clear();
                     self.down(&"closed by the server");
                     return Ok(None);
                 }
-                Ok(n) => self.input.truncate(n),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    self.input.clear();
-                    return Ok(None);
-                }
+                Ok(n) => self.input_len = n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
                 Err(e) => {
-                    self.input.clear();
                     self.down(&e);
                     return Ok(None);
                 }
-            }
-        }
-    }
-
-    fn take_reply(&mut self, msg: &[u8]) -> Option<Event> {
-        match self.core.handle_reply(msg) {
-            Ok(r) => {
-                let xid = r.xid;
-                let res = r.result.map(<[u8]>::to_vec);
-                self.forget(xid);
-                Some(Event::Reply(xid, res))
-            }
-            Err(ClientError::UnknownXid(_)) => None,
-            Err(e) => {
-                tracing::debug!("ignoring a message from {}: {e}", self.addr);
-                None
             }
         }
     }
@@ -450,5 +423,29 @@ impl Conn {
     /// The semantics of this link.
     pub fn semantics(&self) -> Semantics {
         self.semantics
+    }
+}
+
+/// Matches a message to its call: the event, or `None` for a late duplicate or junk.
+fn take_reply(
+    core: &mut Client<MAX_INFLIGHT>,
+    inflight: &mut BTreeMap<u64, (u32, Vec<u8>)>,
+    addr: SocketAddr,
+    msg: &[u8],
+) -> Option<Event> {
+    match core.handle_reply(msg) {
+        Ok(r) => {
+            let xid = r.xid;
+            let res = r.result.map(<[u8]>::to_vec);
+            if let Some(k) = inflight.iter().find(|(_, (x, _))| *x == xid).map(|(k, _)| *k) {
+                inflight.remove(&k);
+            }
+            Some(Event::Reply(xid, res))
+        }
+        Err(ClientError::UnknownXid(_)) => None,
+        Err(e) => {
+            tracing::debug!("ignoring a message from {addr}: {e}");
+            None
+        }
     }
 }
