@@ -11,8 +11,10 @@
 //!
 //! This crate owns every OS interaction; the core stays free of IO and clocks.
 
+pub mod cli;
 pub mod client;
 pub mod hostfs;
+pub mod nfs;
 pub mod portmap;
 pub mod serve;
 pub mod server;

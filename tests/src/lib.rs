@@ -5,6 +5,8 @@
 //! README's test command runs first. A test whose peer is missing fails with a message naming
 //! the setup step; it never passes silently.
 
+pub mod client;
+pub mod ganesha;
 pub mod nfs;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -35,6 +35,7 @@
 
 mod args;
 mod attr;
+pub mod client;
 mod dirop;
 mod fsinfo;
 mod io;

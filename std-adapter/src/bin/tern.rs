@@ -4,13 +4,17 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use tern_core::rpc::portmap::{self, IPPROTO_TCP, IPPROTO_UDP};
 use tern_std::client::{RpcClient, RpcError};
 
 /// Tern: a stateless network file system and process migration, for boards and hosts.
+///
+/// File commands take libnfs-style URLs:
+/// nfs://HOST/EXPORT/PATH?version=3&nfsport=N&mountport=N&uid=N&gid=N
+/// (with both ports given, no portmapper is asked).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = tern_std::cli::exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -66,6 +70,123 @@ enum Cmd {
         #[command(subcommand)]
         what: Rpcinfo,
     },
+    /// List a remote directory (or show one file).
+    Ls {
+        /// nfs:// URL of the directory.
+        url: String,
+        /// Long listing: type, mode, links, owner, group, size, time.
+        #[arg(short = 'l')]
+        long: bool,
+        /// Recurse into subdirectories.
+        #[arg(short = 'R')]
+        recursive: bool,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Write remote files to stdout.
+    Cat {
+        /// nfs:// URLs of the files.
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Copy a file: local to remote, remote to local, or remote to remote.
+    Cp {
+        /// Source: a local path or an nfs:// URL.
+        src: String,
+        /// Destination: a local path or an nfs:// URL (a directory gets the source's name).
+        dst: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Show a remote file's attributes.
+    Stat {
+        /// nfs:// URL.
+        url: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Remove remote files.
+    Rm {
+        /// nfs:// URLs.
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// Remove directories and their contents.
+        #[arg(short = 'r')]
+        recursive: bool,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Create remote directories.
+    Mkdir {
+        /// nfs:// URLs.
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// Create missing parents; no error if the directory exists.
+        #[arg(short = 'p')]
+        parents: bool,
+        /// Permission bits (octal).
+        #[arg(short = 'm', long, default_value = "755", value_parser = parse_mode)]
+        mode: u32,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Rename a remote file or directory (within one export).
+    Mv {
+        /// nfs:// URL of the source.
+        src: String,
+        /// nfs:// URL of the destination (an existing directory gets the source's name).
+        dst: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Show a server's exports (MOUNT EXPORT).
+    Showmount {
+        /// List the exports (the only query supported).
+        #[arg(short = 'e', required = true)]
+        exports: bool,
+        /// The server.
+        host: String,
+        /// MOUNT port (default: ask the portmapper).
+        #[arg(long)]
+        mountport: Option<u16>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+}
+
+/// How the file commands reach the server.
+#[derive(Args, Clone, Copy)]
+struct NetArgs {
+    /// Use UDP instead of TCP.
+    #[arg(long)]
+    udp: bool,
+    /// Soft mount: fail when the server does not answer within --timeout (default: retry until
+    /// it answers again).
+    #[arg(long)]
+    soft: bool,
+    /// Seconds a soft mount waits for the server.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// READs or WRITEs in flight during a copy.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    window: u16,
+}
+
+impl NetArgs {
+    fn opts(self) -> tern_std::cli::NetOpts {
+        tern_std::cli::NetOpts {
+            udp: self.udp,
+            soft: self.soft,
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            window: usize::from(self.window),
+        }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(|| format!("{s:?} is not an octal mode"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -159,6 +280,12 @@ impl From<RpcError> for Failure {
     }
 }
 
+impl From<tern_std::cli::CliError> for Failure {
+    fn from(e: tern_std::cli::CliError) -> Self {
+        Failure { code: e.code, msg: e.msg }
+    }
+}
+
 fn fail(code: u8, msg: impl Into<String>) -> Failure {
     Failure { code, msg: msg.into() }
 }
@@ -216,6 +343,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Ls { url, long, recursive, net } => Ok(tern_std::cli::ls(&url, long, recursive, &net.opts())?),
+        Cmd::Cat { urls, net } => Ok(tern_std::cli::cat(&urls, &net.opts())?),
+        Cmd::Cp { src, dst, net } => Ok(tern_std::cli::cp(&src, &dst, &net.opts())?),
+        Cmd::Stat { url, net } => Ok(tern_std::cli::stat(&url, &net.opts())?),
+        Cmd::Rm { urls, recursive, net } => Ok(tern_std::cli::rm(&urls, recursive, &net.opts())?),
+        Cmd::Mkdir { urls, parents, mode, net } => Ok(tern_std::cli::mkdir(&urls, parents, mode, &net.opts())?),
+        Cmd::Mv { src, dst, net } => Ok(tern_std::cli::mv(&src, &dst, &net.opts())?),
+        Cmd::Showmount { exports: _, host, mountport, net } => {
+            Ok(tern_std::cli::showmount(&host, mountport, &net.opts())?)
+        }
         Cmd::Serve {
             exports,
             export_lines,
