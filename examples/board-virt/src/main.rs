@@ -43,7 +43,8 @@ const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 const ARGS_BUF: usize = 1024;
 
 const USAGE: &str = "usage: portmap PORT SECONDS | pmap-query HOST_IP PORT PROG VERS EXPECTED_PORT \
-                     | echo TCP_PORT UDP_PORT SECONDS | nfs NFS_PORT MOUNT_PORT SECONDS";
+                     | echo TCP_PORT UDP_PORT SECONDS | nfs NFS_PORT MOUNT_PORT SECONDS \
+                     | nfs-mount HOST_IP MOUNT_PORT NFS_PORT EXPORT FILE BYTES";
 
 /// Socket slots, in static memory.
 static SOCKET_SLOTS: StaticCell<[SocketStorage<'static>; SOCKETS]> = StaticCell::new([SocketStorage::EMPTY; SOCKETS]);
@@ -103,6 +104,15 @@ fn main() -> ! {
             }
             _ => usage(),
         },
+        ["nfs-mount", ip, mount_port, nfs_port, export, file, bytes] => {
+            match (ip.parse(), mount_port.parse(), nfs_port.parse(), bytes.parse()) {
+                (Ok(host), Ok(mount_port), Ok(nfs_port), Ok(bytes)) => {
+                    let job = modes::nfs_mount::Job { host, mount_port, nfs_port, export, file, bytes };
+                    modes::nfs_mount::run(&mut stack, &job)
+                }
+                _ => usage(),
+            }
+        }
         _ => usage(),
     };
     semihosting::process::exit(code)

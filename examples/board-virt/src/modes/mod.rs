@@ -5,6 +5,7 @@
 
 pub(crate) mod echo;
 pub(crate) mod nfs;
+pub(crate) mod nfs_mount;
 pub(crate) mod pmap_query;
 pub(crate) mod portmap;
 
