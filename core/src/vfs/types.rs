@@ -122,6 +122,11 @@ impl OpenFlags {
         self.0
     }
 
+    /// The flags of both (`|` in a `const`).
+    pub const fn union(self, other: OpenFlags) -> OpenFlags {
+        OpenFlags(self.0 | other.0)
+    }
+
     /// True when every bit of `other` is set.
     pub const fn contains(self, other: OpenFlags) -> bool {
         self.0 & other.0 == other.0
