@@ -6,21 +6,23 @@
 //! is [`VfsError::Inval`], `rmdir("..")` [`VfsError::NotEmpty`], `rmdir("/")`
 //! [`VfsError::Busy`]; `rename` between two mounts is [`VfsError::XDev`] (checked first, on the
 //! parents' mounts, as Linux), of `/`, `.`, `..` or a mount point [`VfsError::Busy`]; a trailing
-//! `/` on a non-directory is [`VfsError::NotDir`]. `unlink`, `rmdir`, `rename`, `link` and
-//! `readlink` do not follow a trailing symlink; `link` and `rename` never cross mounts.
+//! `/` on a non-directory is [`VfsError::NotDir`]. `mkdir`, `symlink`, `unlink`, `rmdir`,
+//! `rename` and the new name of `link` never follow a trailing symlink, even before a trailing
+//! `/` (Linux looks up their parent only); `lstat`, `readlink` and the old name of `link` follow
+//! one only before a trailing `/`. `link` and `rename` never cross mounts.
 
 use super::Namespace;
 use super::error::{VfsError, VfsResult};
 use super::mounts::Pos;
 use super::perm::{self, W, X};
 use super::types::{Cred, Loc};
-use super::walk::{Last, Obj};
+use super::walk::{Follow, Last, Obj};
 use crate::fs::{Attr, FileType, SetAttr};
 
 impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, MOUNTS, FILES, PATH> {
     /// The object `path` names, symlinks followed (or not).
     fn resolve(&mut self, cred: &Cred<'_>, at: &Loc, path: &[u8], follow: bool) -> VfsResult<Obj> {
-        let w = self.walk(false, cred, at, path, follow)?;
+        let w = self.walk(false, cred, at, path, if follow { Follow::Always } else { Follow::OnSlash })?;
         w.object(&mut self.mounts)
     }
 
@@ -67,7 +69,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
 
     /// Creates the directory `path` with permission bits `mode & 0o7777`.
     pub fn mkdir(&mut self, cred: &Cred<'_>, at: &Loc, path: &[u8], mode: u32) -> VfsResult<()> {
-        let w = self.walk(false, cred, at, path, false)?;
+        let w = self.walk(false, cred, at, path, Follow::Never)?;
         let Some(name) = w.name(&self.buf) else { return Err(VfsError::Exist) };
         if w.child.is_some() {
             return Err(VfsError::Exist);
@@ -93,7 +95,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
         if target.contains(&0) {
             return Err(VfsError::Inval);
         }
-        let w = self.walk(false, cred, at, path, false)?;
+        let w = self.walk(false, cred, at, path, Follow::Never)?;
         let Some(name) = w.name(&self.buf) else { return Err(VfsError::Exist) };
         if w.child.is_some() {
             return Err(VfsError::Exist);
@@ -130,7 +132,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
 
     /// Removes the non-directory `path` (a trailing symlink itself).
     pub fn unlink(&mut self, cred: &Cred<'_>, at: &Loc, path: &[u8]) -> VfsResult<()> {
-        let w = self.walk(false, cred, at, path, false)?;
+        let w = self.walk(false, cred, at, path, Follow::Never)?;
         let Some(name) = w.name(&self.buf) else { return Err(VfsError::IsDir) };
         self.mounts.writable(w.dir.pos.slot)?;
         let child = w.child.ok_or(VfsError::NoEnt)?;
@@ -147,7 +149,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
 
     /// Removes the empty directory `path`.
     pub fn rmdir(&mut self, cred: &Cred<'_>, at: &Loc, path: &[u8]) -> VfsResult<()> {
-        let w = self.walk(false, cred, at, path, false)?;
+        let w = self.walk(false, cred, at, path, Follow::Never)?;
         let name = match w.last {
             Last::Dot => return Err(VfsError::Inval),
             Last::DotDot => return Err(VfsError::NotEmpty),
@@ -170,8 +172,8 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
     /// Renames `from` to `to` (both relative to `at` unless absolute), replacing a compatible
     /// `to` as POSIX `rename`. Between two mounts: [`VfsError::XDev`].
     pub fn rename(&mut self, cred: &Cred<'_>, at: &Loc, from: &[u8], to: &[u8]) -> VfsResult<()> {
-        let a = self.walk(false, cred, at, from, false)?;
-        let b = self.walk(true, cred, at, to, false)?;
+        let a = self.walk(false, cred, at, from, Follow::Never)?;
+        let b = self.walk(true, cred, at, to, Follow::Never)?;
         if a.dir.pos.slot != b.dir.pos.slot {
             return Err(VfsError::XDev);
         }
@@ -207,7 +209,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
     /// directory is [`VfsError::Perm`]; another mount [`VfsError::XDev`].
     pub fn link(&mut self, cred: &Cred<'_>, at: &Loc, old: &[u8], new: &[u8]) -> VfsResult<()> {
         let src = self.resolve(cred, at, old, false)?;
-        let b = self.walk(true, cred, at, new, false)?;
+        let b = self.walk(true, cred, at, new, Follow::Never)?;
         let Some(name) = b.name(&self.buf2) else { return Err(VfsError::Exist) };
         if b.child.is_some() {
             return Err(VfsError::Exist);

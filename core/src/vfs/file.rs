@@ -3,8 +3,8 @@
 //!
 //! `open` follows Linux's `do_open`/`may_open`: the descriptor slot is taken first
 //! ([`VfsError::TooManyOpen`]); `O_CREAT|O_EXCL` never follows a trailing symlink; a trailing
-//! symlink with `O_NOFOLLOW` is [`VfsError::Loop`]; `O_CREAT` on a directory (or a path ending
-//! in `/`) is [`VfsError::IsDir`]; `O_CREAT|O_DIRECTORY` is [`VfsError::Inval`] (Linux 6.4+);
+//! symlink with `O_NOFOLLOW` is [`VfsError::Loop`]; `O_CREAT` on a directory, or on any path
+//! ending in `/` (before its last component is looked up), is [`VfsError::IsDir`]; `O_CREAT|O_DIRECTORY` is [`VfsError::Inval`] (Linux 6.4+);
 //! opening a directory for writing or with `O_TRUNC` is [`VfsError::IsDir`]; `O_TRUNC` needs
 //! write permission whatever the access mode and truncates regular files only; a file just
 //! created is opened without a permission check (its mode may refuse the creator).
@@ -14,7 +14,7 @@ use super::error::{VfsError, VfsResult};
 use super::mounts::Pos;
 use super::perm::{self, R, W};
 use super::types::{Cred, DirPos, Fd, Loc, OpenFile, OpenFlags, Whence};
-use super::walk::{Obj, Walked};
+use super::walk::{Follow, Obj, Walked};
 use crate::fs::{Attr, CreateHow, DirEntry, FileType, SetAttr, Stability};
 
 impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, MOUNTS, FILES, PATH> {
@@ -28,7 +28,14 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
             return Err(VfsError::Inval);
         }
         let excl = creat && flags.contains(OpenFlags::EXCL);
-        let w = self.walk(false, cred, at, path, !flags.contains(OpenFlags::NOFOLLOW) && !excl)?;
+        let follow = if creat && path.last() == Some(&b'/') {
+            Follow::Never
+        } else if flags.contains(OpenFlags::NOFOLLOW) || excl {
+            Follow::OnSlash
+        } else {
+            Follow::Always
+        };
+        let w = self.walk(false, cred, at, path, follow)?;
         let obj = if creat {
             match self.create(cred, &w, excl, mode)? {
                 Some(obj) => return self.install_new(fd, &obj.pos, flags),
@@ -49,6 +56,9 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
     /// opened as it is).
     fn create(&mut self, cred: &Cred<'_>, w: &Walked, excl: bool, mode: u32) -> VfsResult<Option<Obj>> {
         let Some(name) = w.name(&self.buf) else { return Err(VfsError::IsDir) };
+        if w.slash {
+            return Err(VfsError::IsDir);
+        }
         if let Some(child) = w.child {
             if excl {
                 return Err(VfsError::Exist);
@@ -57,9 +67,6 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
                 return Err(VfsError::IsDir);
             }
             return Ok(None);
-        }
-        if w.slash {
-            return Err(VfsError::IsDir);
         }
         let dir = &w.dir;
         self.mounts.writable(dir.pos.slot)?;
@@ -249,7 +256,7 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
         pos: DirPos,
         emit: &mut dyn FnMut(&DirEntry<'_>) -> bool,
     ) -> VfsResult<DirPos> {
-        let w = self.walk(false, cred, at, path, true)?;
+        let w = self.walk(false, cred, at, path, Follow::Always)?;
         let dir = w.object(&mut self.mounts)?;
         if dir.attr.ftype != FileType::Directory {
             return Err(VfsError::NotDir);

@@ -85,7 +85,7 @@ pub use types::{Cred, DirPos, Fd, Limits, Loc, MAX_NAME, MountFlags, MountId, Op
 
 use crate::fs::FileSystem;
 use mounts::{Mount, Mounts, Pos, ROOT};
-use walk::Walked;
+use walk::{Follow, Walked};
 
 /// A namespace of at most `MOUNTS` mounts and `FILES` open files, accepting paths of at most
 /// `PATH` bytes. See the module docs.
@@ -182,7 +182,7 @@ impl<'a, const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'
             return Err(VfsError::Exist);
         }
         let slot = self.mounts.slots.iter().position(Option::is_none).ok_or(VfsError::NoSpace)?;
-        let w = self.walk(false, cred, at, path, true)?;
+        let w = self.walk(false, cred, at, path, Follow::Always)?;
         let on = w.object(&mut self.mounts)?;
         if on.attr.ftype != crate::fs::FileType::Directory {
             return Err(VfsError::NotDir);
@@ -282,7 +282,7 @@ impl<'a, const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'
     }
 
     /// Walks `path` from `at` in the first buffer (or the second when `second`).
-    fn walk(&mut self, second: bool, cred: &Cred<'_>, at: &Loc, path: &[u8], follow: bool) -> VfsResult<Walked> {
+    fn walk(&mut self, second: bool, cred: &Cred<'_>, at: &Loc, path: &[u8], follow: Follow) -> VfsResult<Walked> {
         let start = self.start(at)?;
         let buf = if second { &mut self.buf2[..] } else { &mut self.buf[..] };
         self.mounts.walk(buf, cred, &self.limits, start, path, follow)

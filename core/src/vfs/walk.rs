@@ -27,6 +27,19 @@ pub(super) struct Obj {
     pub(super) attr: Attr,
 }
 
+/// Whether a trailing symlink is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Follow {
+    /// Always (`stat`, `open`).
+    Always,
+    /// Only when the path ends with `/` (`lstat`, `readlink`: Linux's rule that a trailing
+    /// slash makes the last component a directory to look up).
+    OnSlash,
+    /// Never: calls that create or remove the last name (`mkdir`, `unlink`, `rename`, ...,
+    /// and `open` with `O_CREAT` of a path ending in `/`, EISDIR before any lookup).
+    Never,
+}
+
 /// What the last component of a path was (Linux's `LAST_ROOT`, `LAST_DOT`, `LAST_DOTDOT`,
 /// `LAST_NORM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +100,7 @@ impl Walked {
 impl<const M: usize> Mounts<'_, M> {
     /// Resolves `path` from `start` (or from the namespace root when it begins with `/`) up to
     /// its last component, in `buf`. The last component is looked up; a symlink there is
-    /// followed when `follow` is set or the path ends with `/`.
+    /// followed as `follow` says.
     pub(super) fn walk(
         &mut self,
         buf: &mut [u8],
@@ -95,7 +108,7 @@ impl<const M: usize> Mounts<'_, M> {
         limits: &Limits,
         start: Pos,
         path: &[u8],
-        follow: bool,
+        follow: Follow,
     ) -> VfsResult<Walked> {
         let cap = buf.len();
         let first = *path.first().ok_or(VfsError::NoEnt)?;
@@ -158,7 +171,12 @@ impl<const M: usize> Mounts<'_, M> {
                 Err(e) => return Err(e),
             };
             let attr = self.getattr(&found)?;
-            if attr.ftype == FileType::Symlink && (!last || follow || slash) {
+            let follow = match follow {
+                Follow::Always => true,
+                Follow::OnSlash => slash,
+                Follow::Never => false,
+            };
+            if attr.ftype == FileType::Symlink && (!last || follow) {
                 hops += 1;
                 if hops > limits.max_symlinks {
                     return Err(VfsError::Loop);
