@@ -115,12 +115,13 @@ impl Model {
             }
             let Some(entries) = self.entries(cur) else { return Err(VfsError::NotDir) };
             if c == b"." || c == b".." {
+                let dir = cur;
                 if c == b".." {
                     cur = self.nodes[cur].parent;
                 }
                 if last {
                     let last = if c == b"." { Last::Dot } else { Last::DotDot };
-                    return Ok(Walked { dir: cur, last, child: Some(cur), slash });
+                    return Ok(Walked { dir, last, child: Some(cur), slash });
                 }
                 continue;
             }

@@ -57,8 +57,8 @@ pub(super) enum Last {
 /// Where a walk stopped: the directory holding the last component, and that component.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Walked {
-    /// The directory holding the last name; for [`Last::Root`], [`Last::Dot`] and
-    /// [`Last::DotDot`] the object itself.
+    /// The directory holding the last name, or the one `.` or `..` is taken in (as Linux's
+    /// parent lookup: it decides EXDEV); for [`Last::Root`] the root itself.
     pub(super) dir: Obj,
     pub(super) last: Last,
     /// For a name: the object under that name in `dir`'s file system (not crossed into a
@@ -156,9 +156,9 @@ impl<const M: usize> Mounts<'_, M> {
                     cur_attr = self.getattr(&cur)?;
                 }
                 if last {
-                    let here = Obj { pos: cur, attr: cur_attr };
+                    let there = Obj { pos: cur, attr: cur_attr };
                     let last = if comp == b"." { Last::Dot } else { Last::DotDot };
-                    return Ok(Walked { dir: here, last, child: Some(here), mounted: None, slash });
+                    return Ok(Walked { dir: here, last, child: Some(there), mounted: None, slash });
                 }
                 continue;
             }
