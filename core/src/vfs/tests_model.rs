@@ -276,12 +276,9 @@ impl Model {
         }
         // MemFs's checks: into its own subtree, then the target's type and emptiness.
         let mut d = b.dir;
-        while s_dir {
+        while s_dir && d != ROOT {
             if d == s {
                 return Err(VfsError::Inval);
-            }
-            if d == ROOT {
-                break;
             }
             d = self.nodes[d].parent;
         }
