@@ -181,12 +181,12 @@ impl<const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'_, M
             return Err(VfsError::BadFd);
         }
         self.mounts.writable(slot)?;
+        if data.is_empty() {
+            return Ok((0, offset)); // as Linux: zero bytes neither append nor move
+        }
         let offset =
             if f.flags.contains(OpenFlags::APPEND) { self.mounts.fs(slot)?.getattr(&f.handle)?.size } else { offset };
-        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= i64::MAX as u64).ok_or(VfsError::FBig)?;
-        if data.is_empty() {
-            return Ok((0, end));
-        }
+        offset.checked_add(data.len() as u64).filter(|&e| e <= i64::MAX as u64).ok_or(VfsError::FBig)?;
         let (n, _) = self.mounts.fs(slot)?.write(&cred.ctx(), &f.handle, offset, data, Stability::Unstable)?;
         let n = n.min(data.len());
         Ok((n, offset + n as u64))

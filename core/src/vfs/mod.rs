@@ -286,7 +286,8 @@ impl<'a, const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'
 
     /// Walks `path` from `at` in the first buffer (or the second when `second`).
     fn walk(&mut self, second: bool, cred: &Cred<'_>, at: &Loc, path: &[u8], follow: Follow) -> VfsResult<Walked> {
-        let start = self.start(at)?;
+        // An absolute path does not need `at` (which may be stale).
+        let start = if path.first() == Some(&b'/') { self.mounts.root_of(ROOT)? } else { self.start(at)? };
         let buf = if second { &mut self.buf2[..] } else { &mut self.buf[..] };
         self.mounts.walk(buf, cred, &self.limits, start, path, follow)
     }

@@ -77,8 +77,11 @@ fn append_writes_go_to_the_end() {
     ns.seek(fd, Whence::Set, 0).unwrap();
     assert_eq!(ns.write(&c, fd, b"three\n"), Ok(6));
     assert_eq!(ns.file(fd).unwrap().offset, 20);
-    // As on Linux, pwrite on an O_APPEND file appends too.
+    // As on Linux, pwrite on an O_APPEND file appends too; writing nothing moves nothing.
     assert_eq!(ns.pwrite(&c, fd, b"four\n", 0), Ok(5));
+    ns.seek(fd, Whence::Set, 2).unwrap();
+    assert_eq!(ns.write(&c, fd, b""), Ok(0));
+    assert_eq!(ns.file(fd).unwrap().offset, 2);
     ns.close(fd).unwrap();
     assert_eq!(get(&mut ns, "/r1/log").unwrap(), b"one\ntwo\nother\nthree\nfour\n");
 }
@@ -288,6 +291,7 @@ fn stale_locations() {
     assert_eq!(ns.stat(&c, &cwd, b"/etc").unwrap().fsid, 1); // absolute paths do not use it
     let nowhere = Loc { mount: MountId(77), handle: cwd.handle };
     assert_eq!(ns.stat(&c, &nowhere, b"x"), Err(VfsError::Stale));
+    assert_eq!(ns.stat(&c, &nowhere, b"/etc").unwrap().fsid, 1);
     // A stateless back end keeps no open count: removing the last name of an open file frees
     // it (NFS clients hide this with silly renames), so its descriptor is stale.
     let fd = open(&mut ns, &c, "/r1/notes.txt", OpenFlags::RDONLY).unwrap();
