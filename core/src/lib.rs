@@ -5,7 +5,9 @@
 //! - [`rpc`]: ONC RPC v2 (RFC 5531) messages, record marking, the sans-IO server dispatcher and
 //!   client, and the portmapper (RFC 1833) program;
 //! - [`nfs3`], [`mount`]: NFSv3 and MOUNT v3 (RFC 1813) wire types; [`exports`]: the exports
-//!   table (Linux exports(5) syntax); [`fs`]: the stateless file-system trait NFS serves.
+//!   table (Linux exports(5) syntax); [`fs`]: the stateless file-system trait NFS serves;
+//! - [`vfs`]: the namespace: a mount table joining file systems (local or remote) into one
+//!   tree, path resolution, and a POSIX-like interface with location-independent open files.
 //!
 //! Invariants of the whole crate: no heap allocation, no `unsafe`, no IO and no clock (time is
 //! always an argument: [`time::Instant`]), and no panic on input from a peer: every decoder
@@ -23,4 +25,5 @@ pub mod mount;
 pub mod nfs3;
 pub mod rpc;
 pub mod time;
+pub mod vfs;
 pub mod xdr;
