@@ -198,7 +198,7 @@ impl HostFs {
         })
     }
 
-    /// Replaces the soft-state settings (open-file cache, read-ahead); see [`cache`].
+    /// Replaces the soft-state settings (open-file cache, read-ahead); see [`SoftState`].
     #[must_use]
     pub fn with_soft_state(mut self, cfg: SoftConfig) -> Self {
         self.soft = Arc::new(SoftState::new(cfg));

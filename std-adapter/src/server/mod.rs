@@ -11,7 +11,7 @@
 //! # Shards
 //! A server may run several dispatchers ([`Server::sharded`]), each behind its own lock, so
 //! that calls of different clients run in parallel. A client's socket address (IP, port)
-//! always picks the same shard ([`shard_of`]), so per-client state of a dispatcher (the
+//! always picks the same shard (a fixed hash of the address), so per-client state of a dispatcher (the
 //! duplicate request cache, keyed by that address) behaves as with one dispatcher. Whatever
 //! else the shards' programs hold must be shared between them by the caller (or be
 //! per-client, like the DRC).
