@@ -245,8 +245,7 @@ impl<'b, S: Read + Write, C: Clock, const N: usize> NfsClient<'b, S, C, N> {
     {
         let (cred, limits) = (self.cred, self.limits);
         loop {
-            while self.rpc.start_opt(|c, now, buf| Ok::<_, NfsError>(t.poll_transmit(c, now, &cred, buf)?))?.is_some()
-            {
+            while self.rpc.start_opt(|c, now, buf| Ok::<_, NfsError>(t.poll_transmit(c, now, &cred, buf)?))?.is_some() {
             }
             if t.is_done() {
                 return Ok(t.received());
@@ -297,7 +296,13 @@ impl<'b, S: Read + Write, C: Clock, const N: usize> NfsClient<'b, S, C, N> {
         self.write_with(fh, start, end, &mut ops::FillSource { chunk, fill })
     }
 
-    fn write_with(&mut self, fh: &Fh, start: u64, end: u64, src: &mut dyn Source) -> Result<WriteStats, NfsError> {
+    fn write_with<Src: Source>(
+        &mut self,
+        fh: &Fh,
+        start: u64,
+        end: u64,
+        src: &mut Src,
+    ) -> Result<WriteStats, NfsError> {
         let mut t = WriteTransfer::<N>::new(*fh, start, end, self.sizes.wsize, self.window, StableHow::Unstable);
         let r = self.write_loop(&mut t, src);
         if r.is_err() {
@@ -306,7 +311,7 @@ impl<'b, S: Read + Write, C: Clock, const N: usize> NfsClient<'b, S, C, N> {
         r
     }
 
-    fn write_loop(&mut self, t: &mut WriteTransfer<N>, src: &mut dyn Source) -> Result<WriteStats, NfsError> {
+    fn write_loop<Src: Source>(&mut self, t: &mut WriteTransfer<N>, src: &mut Src) -> Result<WriteStats, NfsError> {
         let (cred, limits) = (self.cred, self.limits);
         loop {
             while let Some(next) = t.poll_transmit() {
