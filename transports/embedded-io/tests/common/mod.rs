@@ -210,7 +210,7 @@ impl StdStream {
 
     /// Fires the trip if `total` reached it; true for a background trip.
     fn trip(total: usize, trip: &mut Option<Trip>) -> bool {
-        if !trip.as_ref().is_some_and(|t| total >= t.after) {
+        if trip.as_ref().is_none_or(|t| total < t.after) {
             return false;
         }
         let t = trip.take().unwrap();
