@@ -51,6 +51,37 @@
 //! stateless), so the caller repeats the failed operation, and a windowed write repeated whole
 //! is safe. A failed operation never leaves calls outstanding: their late replies are dropped.
 //!
+//! # Example
+//! Copy a buffer into a file of an export, over any connected stream (MOUNT on the NFS port,
+//! as `tern serve` and the in-core server have it; for a separate MOUNT port, make a second
+//! `Rpc` and use `mount_via`):
+//! ```no_run
+//! use tern_core::nfs3::client::{Semantics, Timeouts};
+//! use tern_core::nfs3::{CreateHow3, Sattr3};
+//! use tern_core::rpc::Credential;
+//! use tern_core::rpc::client::Client;
+//! use tern_core::time::Instant;
+//! use tern_eio::blocking::{NfsClient, Rpc};
+//! use tern_eio::{Buffers, IO_OVERHEAD, NfsError};
+//!
+//! fn store<S>(stream: S, clock: fn() -> Instant, data: &[u8]) -> Result<(), NfsError>
+//! where
+//!     S: embedded_io::Read + embedded_io::Write,
+//! {
+//!     let mut call = [0u8; 8192 + IO_OVERHEAD];
+//!     let mut reply = [0u8; 8192 + IO_OVERHEAD];
+//!     let mut input = [0u8; 1024];
+//!     let bufs = Buffers { call: &mut call, reply: &mut reply, input: &mut input };
+//!     let client = Client::<4>::new(Timeouts::stream().rpc_config(Semantics::Soft), 0x7e4e);
+//!     let mut nfs = NfsClient::new(Rpc::new(stream, clock, client, bufs), Credential::None);
+//!     let root = nfs.mount("/export")?;
+//!     let how = CreateHow3::Unchecked(Sattr3 { mode: Some(0o644), ..Sattr3::default() });
+//!     let fh = nfs.create(&root, "log.bin", how)?;
+//!     nfs.write_file(&fh, 0, data)?; // 4 WRITEs of 8 KiB in flight, then COMMIT
+//!     nfs.umount("/export")
+//! }
+//! ```
+//!
 //! # Invariants
 //! `#![forbid(unsafe_code)]`; no allocation; no panic on anything the server sends (every
 //! record is bounded by the reply buffer before its bytes are read, every result is decoded
