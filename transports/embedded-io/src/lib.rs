@@ -98,6 +98,11 @@ mod error;
 mod ops;
 mod pump;
 
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+mod tests;
+
 pub use error::{NfsError, RpcError};
 pub use ops::WriteStats;
 
