@@ -18,12 +18,15 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 (cd examples/board-virt && cargo clippy --release -- -D warnings)
 
-step "tern-core on bare-metal targets"
+step "tern-core and tern-eio on bare-metal targets"
 for t in riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
     cargo build -q -p tern-core --target "$t"
     cargo build -q -p tern-core --target "$t" --release
 done
 cargo build -q -p tern-core --target riscv32imac-unknown-none-elf --features defmt
+for t in thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
+    cargo build -q -p tern-eio --target "$t"
+done
 
 step "rustdoc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
