@@ -60,6 +60,10 @@ enum Cmd {
         #[arg(long, default_value_t = 0, value_name = "N")]
         shards: usize,
     },
+    /// Mount a file system with FUSE (a new MemFs, or a host directory).
+    Mount(tern_std::cli::mount::MountCmd),
+    /// Unmount a `tern mount`.
+    Umount(tern_std::cli::mount::UmountCmd),
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -215,6 +219,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Mount(m) => m.run().map_err(|e| fail(e.code, e.msg)),
+        Cmd::Umount(u) => u.run().map_err(|e| fail(e.code, e.msg)),
         Cmd::Serve {
             exports,
             export_lines,

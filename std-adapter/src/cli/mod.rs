@@ -1,0 +1,3 @@
+//! The `tern` command's subcommands that live in the library (so they can be tested and reused).
+
+pub mod mount;
