@@ -225,6 +225,8 @@ fn umount_ends_the_server() {
     let m = TernMount::memfs("fuse-umount", 8);
     let servers = m.servers();
     assert_eq!(servers.len(), 1, "one background server: {servers:?}");
+    let twice = Command::new(tern_bin()).args(["mount", "--memfs", "8"]).arg(&m.dir).output().unwrap();
+    assert_eq!(twice.status.code(), Some(10), "mounting over a Tern mount is refused");
     // Busy while a file is open there; --lazy is offered.
     let f = File::create(m.path("held")).unwrap();
     let out = Command::new(tern_bin()).arg("umount").arg(&m.dir).output().unwrap();

@@ -107,6 +107,10 @@ impl MountCmd {
     /// Runs the command: mounts in the background (returning once mounted) or serves in the
     /// foreground until unmounted.
     pub fn run(&self) -> Result<(), CmdError> {
+        if crate::fuse::is_tern_mount(&self.mountpoint).unwrap_or(false) {
+            let dir = self.mountpoint.display();
+            return Err(err(10, format!("{dir}: a Tern file system is mounted there already (tern umount {dir})")));
+        }
         if !self.mountpoint.is_dir() {
             return Err(err(9, format!("{}: no such directory", self.mountpoint.display())));
         }

@@ -57,10 +57,11 @@ fn bytes(s: &OsStr) -> &[u8] {
 impl<F: FileSystem + Send + 'static> Filesystem for FuseFs<F> {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         let io = self.cfg.max_io.max(4096);
-        let write = config.set_max_write(io).map_or_else(|nearest| config.set_max_write(nearest).map(|_| nearest), Ok);
-        let ahead = config.set_max_readahead(io).map_or_else(|n| config.set_max_readahead(n).map(|_| n), Ok);
+        // Each setter returns the nearest allowed value when ours is out of range.
+        let write = config.set_max_write(io).map_or_else(|n| config.set_max_write(n).map_or(0, |_| n), |_| io);
+        let ahead = config.set_max_readahead(io).map_or_else(|n| config.set_max_readahead(n).map_or(0, |_| n), |_| io);
         let plus = config.add_capabilities(InitFlags::FUSE_DO_READDIRPLUS).is_ok();
-        tracing::debug!(?write, ?ahead, readdirplus = plus, "FUSE init");
+        tracing::debug!(max_write = write, max_readahead = ahead, readdirplus = plus, "FUSE init");
         Ok(())
     }
 

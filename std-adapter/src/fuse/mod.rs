@@ -8,7 +8,7 @@
 //! any Tern mount by path (`umount2`, see `sys`).
 //!
 //! # Design
-//! - **Node ids** ([`inodes`]): the kernel names objects by node id, the back end by handle.
+//! - **Node ids** (`inodes.rs`): the kernel names objects by node id, the back end by handle.
 //!   A table maps one to the other, keyed by handle; a node's id is the back end's `fileid`
 //!   when free, so `stat`'s `st_ino`, `readdir`'s `d_ino` and the server agree. The kernel's
 //!   lookup counts are kept and `forget` removes nodes, so the table stays as small as the
@@ -44,7 +44,7 @@
 //!   overlap the kernel copies with back-end work.
 //!
 //! Nothing on the request path panics or unwraps: a node id the kernel no longer has in the
-//! table gives `ESTALE`, back-end errors map to `errno` ([`convert`]), and a poisoned lock is
+//! table gives `ESTALE`, back-end errors map to `errno` (`convert.rs`), and a poisoned lock is
 //! recovered (back ends never panic, per the trait's contract).
 
 mod convert;
