@@ -319,3 +319,27 @@ fn hostfs_through_fusefs_in_process() {
     assert!(!is_tern_mount(&dir).unwrap());
     let _ = fs::remove_dir_all(&work);
 }
+
+#[test]
+fn cargo_and_git_work_in_the_mount() {
+    if skip("cargo_and_git_work_in_the_mount") {
+        return;
+    }
+    let m = TernMount::memfs("fuse-cargo", 256);
+    let cargo = env!("CARGO");
+    // cargo: many small files, renames, hard links (uplifting), running a binary from the mount.
+    let out = sh(&format!(
+        "cd {d} && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET {cargo} new -q --offline --vcs none hello \
+         && cd hello && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET {cargo} build -q --offline && ./target/debug/hello",
+        d = m.dir.display()
+    ));
+    assert_eq!(out.trim(), "Hello, world!");
+    // git: lock files renamed into place, mmap'd pack and index files.
+    sh(&format!(
+        "cp -r {src} {d}/repo && cd {d}/repo && git init -q && git add -A \
+         && git -c user.name=t -c user.email=t@t commit -qm tree && git fsck --strict --no-progress \
+         && test -z \"$(git status --porcelain)\"",
+        src = workspace().join("core/src").display(),
+        d = m.dir.display()
+    ));
+}
