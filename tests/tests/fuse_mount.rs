@@ -11,6 +11,7 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tern_std::fuse::{FuseConfig, FuseFs, MountOptions, is_tern_mount, mount_background};
@@ -300,9 +301,23 @@ fn hostfs_through_fusefs_in_process() {
     }
     let fs = HostFs::open(&export, &state).unwrap();
     let opts = MountOptions { fsname: "hostfs-test".into(), ..MountOptions::default() };
-    let mut mounted = mount_background(FuseFs::new(fs, FuseConfig::default()), &dir, &opts).unwrap();
+    let fuse = FuseFs::new(fs, FuseConfig::default());
+    let nodes = fuse.nodes_gauge();
+    let mut mounted = mount_background(fuse, &dir, &opts).unwrap();
     let core = workspace().join("core");
     sh(&format!("tar -C {} -cf - src | tar -C {} -xf -", core.display(), dir.display()));
+    // Every extracted file and directory is a node the kernel holds...
+    let count = sh(&format!("find {} | wc -l", dir.display())).trim().parse::<usize>().unwrap();
+    assert!(nodes.load(Ordering::Relaxed) >= count, "{} nodes for {count} objects", nodes.load(Ordering::Relaxed));
+    // ...until the kernel drops its dentry and inode caches: then it forgets them.
+    match fs::write("/proc/sys/vm/drop_caches", "2") {
+        Ok(()) => assert!(
+            wait_until(Duration::from_secs(10), || nodes.load(Ordering::Relaxed) < count / 4),
+            "the kernel's forgets left {} of {count} nodes",
+            nodes.load(Ordering::Relaxed)
+        ),
+        Err(e) => eprintln!("forget check skipped: cannot drop the kernel's caches: {e}"),
+    }
     sh(&format!("diff -r {} {}", core.join("src").display(), export.join("src").display()));
     sh(&format!("diff -r {} {}", core.join("src").display(), dir.join("src").display()));
     // Changes on the host show through the mount (new names at once, listings fresh).

@@ -16,6 +16,8 @@
 //! - Nothing here talks to the back end or panics.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tern_core::fs::Handle;
 
@@ -54,15 +56,23 @@ pub(crate) struct Inodes {
     by_handle: HashMap<Handle, u64>,
     /// Next id handed out when a node's `fileid` is taken (counts down from `u64::MAX`).
     next_spare: u64,
+    /// The number of nodes, readable without the table's lock.
+    gauge: Arc<AtomicUsize>,
 }
 
 impl Inodes {
     /// A table holding only the root.
     pub(crate) fn new(root: Handle) -> Self {
-        let mut t = Inodes { nodes: HashMap::new(), by_handle: HashMap::new(), next_spare: u64::MAX };
+        let gauge = Arc::new(AtomicUsize::new(1));
+        let mut t = Inodes { nodes: HashMap::new(), by_handle: HashMap::new(), next_spare: u64::MAX, gauge };
         t.nodes.insert(ROOT, Node { handle: root, lookups: 1, opens: 0, dirty: false, hidden: None });
         t.by_handle.insert(root, ROOT);
         t
+    }
+
+    /// The number of nodes, kept up to date as the table changes.
+    pub(crate) fn gauge(&self) -> Arc<AtomicUsize> {
+        self.gauge.clone()
     }
 
     /// The node with id `ino`.
@@ -96,6 +106,7 @@ impl Inodes {
         let ino = self.free_id(fileid);
         self.nodes.insert(ino, Node { handle, lookups: 1, opens: 0, dirty: false, hidden: None });
         self.by_handle.insert(handle, ino);
+        self.gauge.store(self.nodes.len(), Ordering::Relaxed);
         ino
     }
 
@@ -178,6 +189,7 @@ impl Inodes {
             if self.by_handle.get(&h) == Some(&ino) {
                 self.by_handle.remove(&h);
             }
+            self.gauge.store(self.nodes.len(), Ordering::Relaxed);
         }
     }
 }
@@ -227,6 +239,7 @@ mod tests {
         assert!(!t.open(12345));
         assert_eq!(t.release(12345), None);
         assert_eq!(t.len(), 1);
+        assert_eq!(t.gauge().load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -58,7 +58,8 @@ mod session;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fuser::{Errno, FileAttr};
@@ -125,6 +126,12 @@ impl<F: FileSystem + Send + 'static> FuseFs<F> {
     /// Nodes the kernel currently holds (plus the root): bounded by the kernel's inode cache.
     pub fn nodes(&self) -> usize {
         self.lock().inodes.len()
+    }
+
+    /// A live count of [`FuseFs::nodes`], still readable after the file system was handed to
+    /// [`mount_background`] (it shrinks as the kernel forgets nodes).
+    pub fn nodes_gauge(&self) -> Arc<AtomicUsize> {
+        self.lock().inodes.gauge()
     }
 
     /// Runs `f` on the back end (for callers that want to inspect it, e.g. tests).
