@@ -8,11 +8,13 @@
 //!   [`Client`](tern_core::rpc::client::Client).
 //! - [`portmap`]: portmapper registration and queries from a host.
 //! - [`signals`]: SIGINT/SIGTERM for clean shutdown.
+//! - [`fuse`]: a FUSE mount of any [`FileSystem`](tern_core::fs::FileSystem) (`tern mount`).
 //!
 //! This crate owns every OS interaction; the core stays free of IO and clocks.
 
 pub mod cli;
 pub mod client;
+pub mod fuse;
 pub mod hostfs;
 pub mod nfs;
 pub mod portmap;

@@ -1,6 +1,6 @@
 //! The crate's only `unsafe` code: thin wrappers around the Linux system calls that `std` does
 //! not offer (the `*at` family on directory descriptors, file handles, `getdents64`,
-//! `fstatvfs`).
+//! `fstatvfs`, `umount2`).
 //!
 //! Every wrapper takes borrowed descriptors and `&CStr` names, so the pointers it hands the
 //! kernel are valid for the whole call, and returns [`io::Result`] with the call's `errno`.
@@ -259,4 +259,10 @@ pub(crate) fn raise_nofile_limit() -> io::Result<u64> {
         check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
     }
     Ok(lim.rlim_cur)
+}
+
+/// `umount2(path, flags)`: unmounts the file system mounted at `path` (`MNT_DETACH`: lazily).
+pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: `path` is a NUL-terminated string that lives for the call.
+    check(unsafe { libc::umount2(path.as_ptr(), flags) }).map(drop)
 }

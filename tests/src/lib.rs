@@ -6,6 +6,7 @@
 //! the setup step; it never passes silently.
 
 pub mod client;
+pub mod fuse;
 pub mod ganesha;
 pub mod nfs;
 

@@ -65,6 +65,10 @@ enum Cmd {
         #[arg(long, default_value_t = 0, value_name = "N")]
         shards: usize,
     },
+    /// Mount a file system with FUSE (a new MemFs, or a host directory).
+    Mount(tern_std::cli::mount::MountCmd),
+    /// Unmount a `tern mount`.
+    Umount(tern_std::cli::mount::UmountCmd),
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -353,6 +357,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Showmount { exports: _, host, mountport, net } => {
             Ok(tern_std::cli::showmount(&host, mountport, &net.opts())?)
         }
+        Cmd::Mount(m) => m.run().map_err(|e| fail(e.code, e.msg)),
+        Cmd::Umount(u) => u.run().map_err(|e| fail(e.code, e.msg)),
         Cmd::Serve {
             exports,
             export_lines,

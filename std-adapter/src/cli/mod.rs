@@ -6,6 +6,7 @@
 
 mod cp;
 mod files;
+pub mod mount;
 mod progress;
 
 pub use cp::cp;
@@ -54,6 +55,12 @@ pub mod exit {
     pub const NOT_EMPTY: u8 = 16;
     /// Any other error the server reported (I/O error, no space, read-only, ...).
     pub const SERVER_ERROR: u8 = 17;
+    /// `tern mount`: the kernel refused the mount, or a Tern mount is there already.
+    pub const MOUNT_REFUSED: u8 = 18;
+    /// `tern umount`: not a Tern mount (or not mounted at all).
+    pub const NOT_MOUNTED: u8 = 19;
+    /// `tern umount`: files are open on the mount.
+    pub const BUSY: u8 = 20;
 
     /// The table for `--help`.
     pub const HELP: &str = "\
@@ -75,7 +82,10 @@ Exit codes:
   14  file exists
   15  not a directory / is a directory
   16  directory not empty
-  17  other error reported by the server (I/O, no space, read-only, ...)";
+  17  other error reported by the server (I/O, no space, read-only, ...)
+  18  mount refused, or a Tern mount is there already
+  19  not a Tern mount
+  20  mount busy (files open)";
 }
 
 /// A failed command: its exit code and one line for the user.
@@ -137,7 +147,7 @@ pub struct NetOpts {
 }
 
 impl NetOpts {
-    fn session_options(&self) -> SessionOptions {
+    pub(crate) fn session_options(&self) -> SessionOptions {
         let proto = if self.udp { Proto::Udp } else { Proto::Tcp };
         let base = if self.udp { Timeouts::datagram() } else { Timeouts::stream() };
         let give_up = time::Duration::from_millis(u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX));
