@@ -234,7 +234,10 @@ pub enum Body<'a> {
 impl Body<'_> {
     /// Whether the body belongs to the source's numbered stream.
     pub fn is_stream(&self) -> bool {
-        matches!(self, Body::Round(_) | Body::Page(_) | Body::Map(_) | Body::Control(_) | Body::Prepare(_) | Body::Push(_))
+        matches!(
+            self,
+            Body::Round(_) | Body::Page(_) | Body::Map(_) | Body::Control(_) | Body::Prepare(_) | Body::Push(_)
+        )
     }
 }
 
@@ -406,7 +409,10 @@ mod tests {
         let mut buf = [0u8; 16];
         let n = Msg { id: MigrationId(1), seq: 0, ack: 3, body: Body::Request(300) }.encode(&mut buf).unwrap();
         assert_eq!(&buf[..n], &[1, 0, 3, 11, 0xac, 0x02]);
-        assert_eq!(Msg { id: MigrationId(1), seq: 0, ack: 0, body: Body::Ack }.encode(&mut [0u8; 3]), Err(Error::BufferTooSmall));
+        assert_eq!(
+            Msg { id: MigrationId(1), seq: 0, ack: 0, body: Body::Ack }.encode(&mut [0u8; 3]),
+            Err(Error::BufferTooSmall)
+        );
     }
 
     #[test]
@@ -418,7 +424,12 @@ mod tests {
         assert_eq!((reply.id, reply.body), (MigrationId(9), Body::Abort(AbortReason::Unknown)));
         let abort = Msg { id: MigrationId(9), seq: 0, ack: 0, body: Body::Abort(AbortReason::Peer) };
         assert_eq!(reply_unknown(&abort, &mut buf), None, "no abort storms");
-        let offer = Msg { id: MigrationId(9), seq: 0, ack: 0, body: Body::Offer(Offer { strategy: Strategy::PostCopy, page_count: 1, mapped: 1 }) };
+        let offer = Msg {
+            id: MigrationId(9),
+            seq: 0,
+            ack: 0,
+            body: Body::Offer(Offer { strategy: Strategy::PostCopy, page_count: 1, mapped: 1 }),
+        };
         assert_eq!(reply_unknown(&offer, &mut buf), None);
         let n = refuse(&offer, RefuseReason::Busy, &mut buf).unwrap();
         assert_eq!(Msg::decode(&buf[..n]).unwrap().body, Body::Refuse(RefuseReason::Busy));

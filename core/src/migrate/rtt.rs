@@ -84,10 +84,11 @@ impl Repeat {
         *self = Repeat::default();
     }
 
-    /// Called when it was sent: schedules the next time.
+    /// Called when it was sent: schedules the next time (none if it was not started: a
+    /// one-off answer).
     pub(crate) fn sent(&mut self, now: Instant, max: Duration) {
         self.due = false;
-        self.at = Some(now + self.wait);
+        self.at = (self.wait > Duration::ZERO).then(|| now + self.wait);
         self.wait = self.wait.doubled_up_to(max);
     }
 

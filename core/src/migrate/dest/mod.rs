@@ -378,7 +378,9 @@ impl<'a> Destination<'a> {
     }
 
     fn prepare<P: Migratable>(&mut self, proc: &mut P, p: &Prepare) -> Result<(), Error> {
-        if self.control_got != p.control_len || self.control_total.unwrap_or(0) != p.control_len || self.remote.len() != p.remote
+        if self.control_got != p.control_len
+            || self.control_total.unwrap_or(0) != p.control_len
+            || self.remote.len() != p.remote
         {
             return Err(Error::Protocol);
         }

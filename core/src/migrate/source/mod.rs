@@ -51,10 +51,15 @@ enum Step {
     Idle,
     /// A round's marker, then the round (full: every mapped page, else the pages in `set`).
     Mark(Round, bool),
-    Round { full: bool, stopped: bool },
+    Round {
+        full: bool,
+        stopped: bool,
+    },
     Control,
     /// The post-copy map (full: of every mapped page, else of the pages in `set`).
-    Map { full: bool },
+    Map {
+        full: bool,
+    },
     Prepare,
     Push,
     Done,
@@ -275,9 +280,12 @@ impl<'a> Source<'a> {
             }
             Body::Accept | Body::Refuse(_) | Body::Ack => {}
             Body::Ready => match self.state {
-                SourceState::Stopped if self.plan == Step::Done && self.prepare_seq != 0 && msg.ack > self.prepare_seq => {
+                SourceState::Stopped
+                    if self.plan == Step::Done && self.prepare_seq != 0 && msg.ack > self.prepare_seq =>
+                {
                     self.commit(now)
                 }
+                // The destination has not heard the decision yet: tell it now.
                 SourceState::Committed => self.ctrl.due = true,
                 SourceState::Released => {}
                 _ => return Err(Error::Unexpected),

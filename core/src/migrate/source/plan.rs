@@ -6,10 +6,10 @@
 //! A full round walks every page and skips unmapped ones (the destination starts empty);
 //! other rounds walk `set` (the dirty pages) and also announce pages unmapped since.
 
+use super::super::msg::MAX_MSG_LEN;
 use super::super::msg::{Bytes, CONTROL_CHUNK, Content, ControlChunk, MapRun, MapState, Page, Prepare, Round};
 use super::super::process::{Migratable, PageKind};
 use super::super::window::Item;
-use super::super::msg::MAX_MSG_LEN;
 use super::super::{Body, Event, Msg, PAGE_SIZE, StopReason, Strategy};
 use super::Step;
 use crate::time::Instant;
@@ -45,19 +45,26 @@ impl super::Source<'_> {
     }
 
     /// Sends the pending retransmission or a new stream item, if the window allows.
-    pub(super) fn transmit_stream<P: Migratable>(&mut self, now: Instant, proc: &mut P, buf: &mut [u8]) -> Option<usize> {
+    pub(super) fn transmit_stream<P: Migratable>(
+        &mut self,
+        now: Instant,
+        proc: &mut P,
+        buf: &mut [u8],
+    ) -> Option<usize> {
         if self.window.pending().is_none() {
             let reserve = MAX_MSG_LEN as u32;
             let fault_limit = self.cfg.push_window_bytes.saturating_add(FAULT_ALLOWANCE * reserve);
-            let item = if self.plan == Step::Push && !self.faults.is_empty() && self.window.has_room(fault_limit, reserve) {
-                self.next_fault().map(Item::Push).or_else(|| self.next_item(now, proc))?
-            } else {
-                let limit = if self.plan == Step::Push { self.cfg.push_window_bytes } else { self.cfg.window_bytes };
-                if !self.window.has_room(limit, reserve) {
-                    return None;
-                }
-                self.next_item(now, proc)?
-            };
+            let item =
+                if self.plan == Step::Push && !self.faults.is_empty() && self.window.has_room(fault_limit, reserve) {
+                    self.next_fault().map(Item::Push).or_else(|| self.next_item(now, proc))?
+                } else {
+                    let limit =
+                        if self.plan == Step::Push { self.cfg.push_window_bytes } else { self.cfg.window_bytes };
+                    if !self.window.has_room(limit, reserve) {
+                        return None;
+                    }
+                    self.next_item(now, proc)?
+                };
             let seq = self.window.push(item)?;
             if item == Item::Prepare {
                 self.prepare_seq = seq;
@@ -122,7 +129,11 @@ impl super::Source<'_> {
     /// The next page (or run) of the current round, taking it out of `set`.
     fn next_round_item<P: Migratable>(&mut self, proc: &P, full: bool) -> Option<Item> {
         loop {
-            let vpn = if full { (self.cursor < self.pages).then_some(self.cursor)? } else { self.set.next_from(self.cursor)? };
+            let vpn = if full {
+                (self.cursor < self.pages).then_some(self.cursor)?
+            } else {
+                self.set.next_from(self.cursor)?
+            };
             let kind = proc.page_kind(vpn);
             if kind == PageKind::Data {
                 self.set.remove(vpn);
@@ -161,7 +172,11 @@ impl super::Source<'_> {
     /// and join `set`); otherwise the members of `set` (data pages stay in it as remote).
     fn next_map_run<P: Migratable>(&mut self, proc: &P, full: bool) -> Option<MapRun> {
         loop {
-            let vpn = if full { (self.cursor < self.pages).then_some(self.cursor)? } else { self.set.next_from(self.cursor)? };
+            let vpn = if full {
+                (self.cursor < self.pages).then_some(self.cursor)?
+            } else {
+                self.set.next_from(self.cursor)?
+            };
             let kind = proc.page_kind(vpn);
             if full && kind == PageKind::Unmapped {
                 self.cursor = vpn + 1;
