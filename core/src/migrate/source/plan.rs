@@ -87,6 +87,20 @@ impl super::Source<'_> {
                     return Some(Item::Round(r));
                 }
                 Step::Round { full, stopped } => {
+                    if !stopped && self.over_byte_limit() {
+                        // Stop at once: what this round has not sent yet is (or, for the full
+                        // round, joins) `set` and goes in the stopped round.
+                        if full {
+                            for vpn in self.cursor..self.pages {
+                                if proc.page_kind(vpn) != PageKind::Unmapped {
+                                    self.set.insert(vpn);
+                                }
+                            }
+                        }
+                        self.metrics.rounds += 1;
+                        self.stop_precopy(now, proc, StopReason::ByteLimit);
+                        continue;
+                    }
                     if let Some(item) = self.next_round_item(proc, full) {
                         return Some(item);
                     }
@@ -239,29 +253,38 @@ impl super::Source<'_> {
         self.sample_bandwidth(now);
         proc.take_dirty(&mut self.set);
         let dirty = self.set.len();
-        let memory = u64::from(self.mapped) * PAGE_SIZE as u64;
         let reason = if self.fits_budget(dirty) {
             Some(StopReason::Converged)
         } else if self.metrics.rounds >= self.cfg.max_rounds {
             Some(StopReason::RoundCap)
-        } else if self.metrics.bytes_sent >= u64::from(self.cfg.max_bytes_factor).saturating_mul(memory) {
+        } else if self.over_byte_limit() {
             Some(StopReason::ByteLimit)
         } else {
             None
         };
         match reason {
-            Some(r) => {
-                self.metrics.stop_reason = Some(r);
-                if self.stop(now, proc) {
-                    proc.take_dirty(&mut self.set);
-                    self.begin_round(false, true);
-                }
-            }
+            Some(r) => self.stop_precopy(now, proc, r),
             None => {
                 self.throttle_if_not_converging(dirty);
                 self.begin_round(false, false);
             }
         }
+    }
+
+    /// Pre-copy: stops the process and starts the stopped round with everything still dirty.
+    fn stop_precopy<P: Migratable>(&mut self, now: Instant, proc: &mut P, reason: StopReason) {
+        self.metrics.stop_reason = Some(reason);
+        if self.stop(now, proc) {
+            proc.take_dirty(&mut self.set);
+            self.begin_round(false, true);
+        }
+    }
+
+    /// Pre-copy: whether the bytes sent exceed the configured multiple of the memory.
+    fn over_byte_limit(&self) -> bool {
+        let memory = u64::from(self.mapped) * PAGE_SIZE as u64;
+        self.strategy == Strategy::PreCopy
+            && self.metrics.bytes_sent >= u64::from(self.cfg.max_bytes_factor).saturating_mul(memory)
     }
 
     /// Whether sending `dirty` pages with the process stopped fits the downtime budget.
