@@ -169,7 +169,7 @@ impl Window {
     /// Fires the retransmission timer if due: everything unacknowledged is sent again.
     /// Returns whether it fired.
     pub(crate) fn on_timeout(&mut self, now: Instant) -> bool {
-        if !self.deadline.is_some_and(|t| t <= now) {
+        if self.deadline.is_none_or(|t| t > now) {
             return false;
         }
         self.rtt.back_off();

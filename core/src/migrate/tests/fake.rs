@@ -139,7 +139,7 @@ impl FakeProcess {
         if self.state[i] == PState::Absent {
             return Err(vpn);
         }
-        if (r >> 40) % 500 == 0 && self.state[i] != PState::Unmapped {
+        if (r >> 40).is_multiple_of(500) && self.state[i] != PState::Unmapped {
             self.state[i] = PState::Unmapped;
             self.page_mut(vpn).fill(0);
         } else {
