@@ -69,7 +69,7 @@
 //! | destination prepared, no decision | — | **waits**, repeating `Ready`: it may not guess |
 //! | source committed, no `Committed` | **waits**, repeating `Commit`; never resumes | waits (as above) |
 //! | destination running, pages remote | keeps every page and serves requests and pushes | faulting threads wait; requests repeated until the pages arrive |
-//! | destination has every page | waits for `Confirm`, keeps its copy | repeats `Confirm` until `Finish` |
+//! | destination has every page | waits for `Confirm`, keeps its copy | repeats `Confirm` until `Finish` (or an abort: the source forgot the migration after releasing it) |
 //!
 //! An [`Body::Abort`] is obeyed only before the receiver committed (source) or prepared
 //! (destination); afterwards it is ignored. A node asked about a migration it has no state
@@ -80,6 +80,16 @@
 //! destination confirms, and the one case where nobody runs it — a link cut between the
 //! commit and the destination hearing of it — ends when the link is back (the destination's
 //! repeated `Ready` is answered with `Commit`).
+//!
+//! # Hostile or broken peers
+//! A message that does not decode is dropped by the runner ([`Msg::decode`] fails). A stream
+//! message that decodes but does not fit (a page beyond the address space, a control block
+//! larger than the buffer, a remote run in pre-copy, a `Prepare` that disagrees with what
+//! arrived) makes a destination that is not yet prepared abort — the process still runs at the
+//! source, untouched; after that the destination refuses the message and the stream stalls
+//! there, while the process keeps running at the destination. A source ignores requests for
+//! pages it has no reason to send, and commits only on a `Ready` that acknowledges its
+//! `Prepare`.
 //!
 //! # Bounds
 //! Every variable-length field is bounded on decode ([`msg`]); page numbers from the peer are

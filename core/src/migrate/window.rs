@@ -118,13 +118,16 @@ impl Window {
     }
 
     /// Takes a cumulative acknowledgement (`ack` = next sequence number the peer expects).
-    pub(crate) fn on_ack(&mut self, now: Instant, ack: u32) -> Acked {
+    /// `pure`: the message was a bare acknowledgement, which the peer sends only when a stream
+    /// message arrived; if it does not advance, that message was out of order (a duplicate
+    /// acknowledgement: three of them resend everything unacknowledged).
+    pub(crate) fn on_ack(&mut self, now: Instant, ack: u32, pure: bool) -> Acked {
         let mut out = Acked::default();
         if ack > self.high {
             return out;
         }
         if ack <= self.una {
-            if ack == self.una && self.resend > self.una {
+            if pure && ack == self.una && self.resend > self.una {
                 self.dup_acks += 1;
                 if self.dup_acks == 3 {
                     self.go_back();
@@ -199,8 +202,8 @@ mod tests {
         }
         assert_eq!(w.inflight(), 4000);
         assert_eq!(w.pending(), None);
-        assert_eq!(w.on_ack(t(10), 9), Acked::default(), "beyond what was sent");
-        assert_eq!(w.on_ack(t(10), 3), Acked { messages: 2, bytes: 2000 });
+        assert_eq!(w.on_ack(t(10), 9, true), Acked::default(), "beyond what was sent");
+        assert_eq!(w.on_ack(t(10), 3, true), Acked { messages: 2, bytes: 2000 });
         assert_eq!(w.rtt.srtt(), Duration::from_millis(10));
         assert_eq!(w.inflight(), 2000);
         let rto = w.poll_timeout().unwrap();
@@ -211,7 +214,7 @@ mod tests {
         assert_eq!(w.pending(), Some((3, Item::Page(2))));
         assert!(w.sent(rto, 1000));
         // The original of 4 got through: the ack skips past what is being resent.
-        assert_eq!(w.on_ack(rto, 5), Acked { messages: 2, bytes: 2000 });
+        assert_eq!(w.on_ack(rto, 5, true), Acked { messages: 2, bytes: 2000 });
         assert!(w.is_empty() && w.pending().is_none() && w.poll_timeout().is_none());
         assert_eq!(w.inflight(), 0);
     }
@@ -223,11 +226,12 @@ mod tests {
             w.push(Item::Page(vpn));
             w.sent(t(0), 100);
         }
-        w.on_ack(t(1), 2);
-        w.on_ack(t(1), 2);
-        w.on_ack(t(1), 2);
-        assert_eq!(w.pending(), None);
-        w.on_ack(t(1), 2);
+        w.on_ack(t(1), 2, true);
+        w.on_ack(t(1), 2, true);
+        w.on_ack(t(1), 2, true);
+        w.on_ack(t(1), 2, false);
+        assert_eq!(w.pending(), None, "only bare acknowledgements count");
+        w.on_ack(t(1), 2, true);
         assert_eq!(w.pending(), Some((2, Item::Page(1))));
     }
 

@@ -4,7 +4,8 @@
 //! Invariants: the stream is applied strictly in sequence order, each message once; the
 //! process is resumed only on a `Commit` received while prepared, and never before; once
 //! prepared, the destination never aborts on its own (only the source's abort ends it); after
-//! the commit, aborts are ignored; `remote` holds exactly the pages mapped absent and not yet
+//! the commit, aborts are ignored (but one that arrives once every page is here ends the
+//! migration: the source forgot it after releasing); `remote` holds exactly the pages mapped absent and not yet
 //! installed, and a push installs a page only while it is in `remote` (so a late copy never
 //! overwrites what the process wrote since).
 
@@ -249,16 +250,15 @@ impl<'a> Destination<'a> {
             }
             _ if msg.body.is_stream() => return self.on_stream(now, proc, msg),
             Body::Commit => self.on_commit(now, proc)?,
-            Body::Abort(_) => {
-                if let DestState::Receiving | DestState::Prepared = self.state {
-                    self.aborted(AbortReason::Peer, false);
-                }
-            }
+            Body::Abort(_) => match self.state {
+                DestState::Receiving | DestState::Prepared => self.aborted(AbortReason::Peer, false),
+                // Every page is here: a source that no longer knows the migration released it.
+                DestState::Complete => self.finish(),
+                _ => {}
+            },
             Body::Finish => {
                 if self.state == DestState::Complete {
-                    self.state = DestState::Finished;
-                    self.ctrl.stop();
-                    self.event(Event::Finished);
+                    self.finish();
                 }
             }
             Body::Ack => {}
@@ -417,6 +417,12 @@ impl<'a> Destination<'a> {
         self.state = DestState::Complete;
         self.ctrl.start(self.rtt.rto());
         self.event(Event::Complete);
+    }
+
+    fn finish(&mut self) {
+        self.state = DestState::Finished;
+        self.ctrl.stop();
+        self.event(Event::Finished);
     }
 
     fn msg<'b>(&self, body: Body<'b>) -> Msg<'b> {

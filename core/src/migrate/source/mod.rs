@@ -118,7 +118,8 @@ impl<'a> Source<'a> {
     /// Starts migrating `proc` (running) by `strategy`: the offer goes out at the next
     /// [`poll_transmit`](Self::poll_transmit). `storage` holds the page bitmaps
     /// ([`storage_words`](Self::storage_words)); `control` must hold the serialized control
-    /// block.
+    /// block. [`Error::StorageTooSmall`] if `storage` is too short or the process has more
+    /// than [`MAX_PAGES`] pages.
     pub fn new<P: Migratable>(
         now: Instant,
         id: MigrationId,
@@ -262,7 +263,7 @@ impl<'a> Source<'a> {
             self.abort_due |= !matches!(msg.body, Body::Abort(_) | Body::Refuse(_));
             return Ok(());
         }
-        let acked = self.window.on_ack(now, msg.ack);
+        let acked = self.window.on_ack(now, msg.ack, msg.body == Body::Ack);
         if acked.messages > 0 {
             self.acked_bytes += acked.bytes;
             self.metrics.rtt = self.window.rtt.srtt();
@@ -299,9 +300,11 @@ impl<'a> Source<'a> {
                 self.push_cursor = vpn.saturating_add(1);
             }
             Body::Confirm(c) => match self.state {
-                SourceState::Committed if self.set.is_empty() && self.plan == Step::Done => {
+                // Every remote page was pushed (the confirmation acknowledges the last ones).
+                SourceState::Committed if self.set.is_empty() => {
                     self.on_committed(now);
                     self.state = SourceState::Released;
+                    self.plan = Step::Done;
                     self.finish_due = true;
                     self.metrics.remote_faults = c.faults;
                     self.metrics.fault_wait = Duration::from_micros(c.fault_wait_us);

@@ -5,6 +5,7 @@
 
 mod failure;
 mod fake;
+mod machines;
 mod measure;
 mod sim;
 

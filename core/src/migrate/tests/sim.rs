@@ -130,6 +130,18 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// The destination's bitmap words and control buffer.
+    pub(crate) fn dest(&mut self) -> (&mut [u32], &mut [u8]) {
+        (&mut self.dst_words, &mut self.dst_ctl)
+    }
+
+    /// Both sides' storage: source words and control, destination words and control.
+    pub(crate) fn all(&mut self) -> (&mut [u32], &mut [u8], &mut [u32], &mut [u8]) {
+        (&mut self.src_words, &mut self.src_ctl, &mut self.dst_words, &mut self.dst_ctl)
+    }
+}
+
 pub(crate) struct Sim<'a> {
     pub(crate) now: u64,
     pub(crate) rng: Rng,
