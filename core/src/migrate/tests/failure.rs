@@ -1,7 +1,8 @@
 //! Randomized failures: for every strategy, at least 100 trials in which the link is cut (or
 //! the connection killed: everything in flight is lost) at a random moment of the migration,
 //! for a random time — shorter than the link timeout, longer, twice, or for good — some of
-//! them on a lossy link. The simulation checks at every step that the process never runs on
+//! them on a lossy link, with the process writing at a random rate (none to faster than the
+//! link). The simulation checks at every step that the process never runs on
 //! both nodes; each trial then checks that it runs at exactly one node with the memory of a
 //! process that never moved (or, with the link cut for good, that it is not lost).
 
@@ -12,7 +13,10 @@ use super::sim::{Cut, LinkCfg, Rng, Sim, Storage};
 use super::{STRATEGIES, test_cfg};
 use crate::migrate::{DestState, SourceState, Strategy};
 
-const TRIALS: u64 = 100;
+/// Trials per strategy; `MIGRATE_TRIALS` raises it for a longer soak.
+fn trial_count() -> u64 {
+    std::env::var("MIGRATE_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(100)
+}
 
 #[derive(Default, Debug)]
 struct Outcomes {
@@ -31,8 +35,10 @@ fn trial(strategy: Strategy, seed: u64, out: &mut Outcomes) {
     } else {
         LinkCfg::lan()
     };
+    let rate = [0, 20, 20, 300][rng.below(4) as usize];
+    let cfg = crate::migrate::Config { max_rounds: 2 + rng.below(6) as u32, ..test_cfg() };
     let mut st = Storage::new(layout.pages);
-    let mut sim = Sim::new(&mut st, layout, strategy, test_cfg(), link, 20, seed);
+    let mut sim = Sim::new(&mut st, layout, strategy, cfg, link, rate, seed);
     // A clean migration of this process takes about 6 to 15 ms: cut anywhere in it.
     let start = rng.below(16_000);
     let kind = rng.below(10);
@@ -50,7 +56,7 @@ fn trial(strategy: Strategy, seed: u64, out: &mut Outcomes) {
         sim.cuts =
             std::vec![Cut { start, end: first_end }, Cut { start: again, end: again + 1_000 + rng.below(300_000) }];
     }
-    let ctx = format!("{strategy:?} seed {seed} cut {:?} lossy {lossy}", sim.cuts);
+    let ctx = format!("{strategy:?} seed {seed} rate {rate} cut {:?} lossy {lossy}", sim.cuts);
     let quiet = sim.run_until_quiet(4_000_000);
     if forever {
         out.cut_for_good += 1;
@@ -97,7 +103,7 @@ fn trial(strategy: Strategy, seed: u64, out: &mut Outcomes) {
 
 fn trials(strategy: Strategy) {
     let mut out = Outcomes::default();
-    for seed in 1..=TRIALS {
+    for seed in 1..=trial_count() {
         trial(strategy, seed, &mut out);
     }
     // Both outcomes happen: short cuts are survived, long ones before the commit abort.
