@@ -39,8 +39,8 @@ fn trial(strategy: Strategy, seed: u64, out: &mut Outcomes) {
     let cfg = crate::migrate::Config { max_rounds: 2 + rng.below(6) as u32, ..test_cfg() };
     let mut st = Storage::new(layout.pages);
     let mut sim = Sim::new(&mut st, layout, strategy, cfg, link, rate, seed);
-    // A clean migration of this process takes about 6 to 15 ms: cut anywhere in it.
-    let start = rng.below(16_000);
+    // A clean migration of this process takes about 6 (post-copy) to 15 ms: cut anywhere in it.
+    let start = rng.below(if strategy == Strategy::PostCopy { 8_000 } else { 16_000 });
     let kind = rng.below(10);
     let forever = kind == 9;
     let end = match kind {
