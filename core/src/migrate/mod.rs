@@ -37,8 +37,10 @@
 //!   fits the downtime budget (`pages × page size / measured bandwidth + 1.5 RTT ≤
 //!   max_downtime`), or after `max_rounds` live rounds, or when the bytes sent exceed
 //!   `max_bytes_factor ×` the memory; then it sends the last dirty set and the control block
-//!   with the process stopped. With `throttle`, a round that does not shrink the dirty set
-//!   by a tenth halves the [`Event::Throttle`] percentage the runner should let the process run.
+//!   with the process stopped. With `throttle`, after a round that did not shrink the dirty
+//!   set by a tenth the source asks the runner ([`Event::Throttle`]) to run the process at a
+//!   percentage of its speed that would dirty pages at half the rate the link sends them (at
+//!   least half the previous percentage, at least 5%).
 //! - **Post-copy**: the source lets the process run for `ws_window` while it records the pages
 //!   written (the working set), stops it, sends the control block and a map of the address
 //!   space (remote and zero runs), and hands off at once. Then it pushes every remote page:

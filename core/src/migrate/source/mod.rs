@@ -103,6 +103,7 @@ pub struct Source<'a> {
     committed_at: Option<Instant>,
     bw_mark: (Instant, u64),
     acked_bytes: u64,
+    round_started: Instant,
     prev_dirty: Option<u32>,
     throttle: u8,
     metrics: Metrics,
@@ -174,6 +175,7 @@ impl<'a> Source<'a> {
             committed_at: None,
             bw_mark: (now, 0),
             acked_bytes: 0,
+            round_started: now,
             prev_dirty: None,
             throttle: 100,
             metrics: Metrics::new(strategy),
@@ -335,12 +337,12 @@ impl<'a> Source<'a> {
             Strategy::StopAndCopy => {
                 self.metrics.stop_reason = Some(StopReason::Immediate);
                 if self.stop(now, proc) {
-                    self.begin_round(true, true);
+                    self.begin_round(now, true, true);
                 }
             }
             Strategy::PreCopy | Strategy::Hybrid => {
                 self.state = SourceState::Copying;
-                self.begin_round(true, false);
+                self.begin_round(now, true, false);
             }
             Strategy::PostCopy => {
                 self.metrics.stop_reason = Some(StopReason::Immediate);

@@ -20,7 +20,8 @@ const MIN_THROTTLE: u8 = 5;
 const FAULT_ALLOWANCE: u32 = 8;
 
 impl super::Source<'_> {
-    pub(super) fn begin_round(&mut self, full: bool, stopped: bool) {
+    pub(super) fn begin_round(&mut self, now: Instant, full: bool, stopped: bool) {
+        self.round_started = now;
         let pages = if full { self.mapped } else { self.set.len() };
         let r = Round { round: self.metrics.rounds, pages, stopped };
         self.plan = Step::Mark(r, full);
@@ -265,8 +266,8 @@ impl super::Source<'_> {
         match reason {
             Some(r) => self.stop_precopy(now, proc, r),
             None => {
-                self.throttle_if_not_converging(dirty);
-                self.begin_round(false, false);
+                self.throttle_if_not_converging(now, dirty);
+                self.begin_round(now, false, false);
             }
         }
     }
@@ -276,7 +277,7 @@ impl super::Source<'_> {
         self.metrics.stop_reason = Some(reason);
         if self.stop(now, proc) {
             proc.take_dirty(&mut self.set);
-            self.begin_round(false, true);
+            self.begin_round(now, false, true);
         }
     }
 
@@ -302,13 +303,20 @@ impl super::Source<'_> {
         send_us + rtt * 3 / 2 <= u128::from(self.cfg.max_downtime.as_micros())
     }
 
-    fn throttle_if_not_converging(&mut self, dirty: u32) {
+    /// Throttling: when a round did not shrink the dirty set by a tenth, ask the runner to
+    /// slow the process so that it dirties pages at about half the rate the link sends them
+    /// (estimated from this round), and at least halve the percentage.
+    fn throttle_if_not_converging(&mut self, now: Instant, dirty: u32) {
         if self.cfg.throttle
             && let Some(prev) = self.prev_dirty
             && u64::from(dirty) * 10 > u64::from(prev) * 9
             && self.throttle > MIN_THROTTLE
         {
-            self.throttle = (self.throttle / 2).max(MIN_THROTTLE);
+            let round_us = u128::from((now - self.round_started).as_micros().max(1));
+            let dirty_per_s = (u128::from(dirty) * 1_000_000 / round_us).max(1);
+            let sent_per_s = u128::from(self.metrics.bandwidth) / PAGE_SIZE as u128;
+            let target = u128::from(self.throttle) * sent_per_s / (2 * dirty_per_s);
+            self.throttle = (target.min(u128::from(self.throttle / 2)) as u8).max(MIN_THROTTLE);
             self.event(Event::Throttle { percent: self.throttle });
         }
         self.prev_dirty = Some(dirty);

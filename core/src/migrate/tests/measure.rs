@@ -8,7 +8,7 @@ use std::println;
 use super::STRATEGIES;
 use super::fake::Layout;
 use super::sim::{LinkCfg, Sim, Storage};
-use crate::migrate::Config;
+use crate::migrate::{Config, Strategy};
 
 #[test]
 #[ignore = "prints the measurement table; run in release"]
@@ -31,17 +31,23 @@ fn measure_16_mib() {
         "| strategy | N pages/ms | downtime ms | total ms | MiB sent | × memory | rounds | stop | faults | fault wait ms |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
+    let throttled = Config { throttle: true, ..Config::default() };
     for rate in [1u64, 10, 50, 200] {
-        for strategy in STRATEGIES {
+        let runs = STRATEGIES.iter().map(|&s| (s, Config::default(), "")).chain((rate >= 50).then_some((
+            Strategy::PreCopy,
+            throttled,
+            " (throttle)",
+        )));
+        for (strategy, cfg, note) in runs {
             let mut st = Storage::new(layout.pages);
-            let mut sim = Sim::new(&mut st, layout, strategy, Config::default(), LinkCfg::lan(), rate, 42);
+            let mut sim = Sim::new(&mut st, layout, strategy, cfg, LinkCfg::lan(), rate, 42);
             assert!(sim.run_until_quiet(120_000_000), "{strategy:?} at {rate}");
             sim.check_memory().expect("exact memory");
             let m = sim.source.metrics();
             let down = (sim.resumed_at.unwrap() - sim.stopped_at.unwrap()) as f64 / 1000.0;
             let mib = m.bytes_sent as f64 / (1024.0 * 1024.0);
             println!(
-                "| {strategy:?} | {rate} | {down:.2} (est. {:.2}) | {:.1} | {mib:.1} | {:.2} | {} | {:?} | {} | {:.1} |",
+                "| {strategy:?}{note} | {rate} | {down:.2} (est. {:.2}) | {:.1} | {mib:.1} | {:.2} | {} | {:?} | {} | {:.1} |",
                 m.downtime.as_micros() as f64 / 1000.0,
                 m.total.as_micros() as f64 / 1000.0,
                 mib / 16.0,
