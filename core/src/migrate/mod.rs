@@ -83,6 +83,18 @@
 //! commit and the destination hearing of it — ends when the link is back (the destination's
 //! repeated `Ready` is answered with `Commit`).
 //!
+//! # What the runner does
+//! - Source node: create a [`Source`] over the running process; run the process whenever the
+//!   protocol has not stopped it ([`Migratable::stop`]/[`Migratable::resume`] are the switch);
+//!   apply [`Event::Throttle`]; drop the process on [`Event::Released`] and never run it again
+//!   after [`Event::HandedOff`]; call [`Source::abort`] if the process exits meanwhile.
+//! - Destination node: on an offer for an unknown id, create a [`Destination`] with a fresh
+//!   stopped process (or answer with [`msg::refuse`]); run the process only once it is resumed;
+//!   when a thread touches an absent page, call [`Destination::fault`] and block the thread
+//!   until [`Event::PageArrived`]; discard the process on [`Event::Aborted`].
+//! - Both: route messages by migration id, answer unknown ids with [`msg::reply_unknown`],
+//!   drop a state machine once `is_finished()`.
+//!
 //! # Hostile or broken peers
 //! A message that does not decode is dropped by the runner ([`Msg::decode`] fails). A stream
 //! message that decodes but does not fit (a page beyond the address space, a control block
