@@ -21,6 +21,7 @@ extern crate std;
 
 pub mod exports;
 pub mod fs;
+pub mod migrate;
 pub mod mount;
 pub mod nfs3;
 pub mod rpc;
