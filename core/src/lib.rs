@@ -21,6 +21,7 @@ pub mod exports;
 pub mod fs;
 pub mod mount;
 pub mod nfs3;
+pub mod proc;
 pub mod rpc;
 pub mod time;
 pub mod xdr;
