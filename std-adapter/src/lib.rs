@@ -14,6 +14,7 @@
 pub mod client;
 pub mod hostfs;
 pub mod portmap;
+pub mod run;
 pub mod serve;
 pub mod server;
 pub mod signals;

@@ -139,6 +139,8 @@ pub mod errno {
     pub const ENOMEM: i32 = 12;
     /// Permission denied.
     pub const EACCES: i32 = 13;
+    /// Bad address (a host could not reach a buffer the VM checked: a host bug).
+    pub const EFAULT: i32 = 14;
     /// The name exists.
     pub const EEXIST: i32 = 17;
     /// Cross-device link.

@@ -51,6 +51,22 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:111")]
         portmap: SocketAddr,
     },
+    /// Run a guest program (an RV32IMAC ELF) in the foreground and exit with its exit status
+    /// (tern's own failures: 120 unreadable or refused ELF, 121 the guest faulted, 122 every
+    /// guest waits for a channel message that cannot come).
+    Run {
+        /// Directory the guests see as `/` (served through HostFs: needs CAP_DAC_READ_SEARCH).
+        #[arg(long, value_name = "DIR")]
+        root: Option<std::path::PathBuf>,
+        /// Another process on the same node, as "GUEST.elf ARGS..." (repeatable).
+        #[arg(long = "also", value_name = "CMDLINE")]
+        also: Vec<String>,
+        /// The guest ELF.
+        guest: std::path::PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -205,6 +221,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Run { root, also, guest, args } => run_guest(root, also, guest, args),
         Cmd::Serve { exports, export_lines, listen, nfs_port, mount_port, state_dir, portmap } => {
             let (text, source) = match exports {
                 Some(f) => {
@@ -243,6 +260,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
             running.shutdown();
             Ok(())
         }
+    }
+}
+
+fn run_guest(
+    root: Option<std::path::PathBuf>,
+    also: Vec<String>,
+    guest: std::path::PathBuf,
+    args: Vec<String>,
+) -> Result<(), Failure> {
+    use tern_std::run::{Outcome, RunError, RunOptions};
+    let mut more = Vec::new();
+    for line in &also {
+        let mut words = line.split_whitespace().map(str::to_string);
+        let Some(elf) = words.next() else { return Err(fail(2, "--also needs a guest ELF")) };
+        more.push((std::path::PathBuf::from(elf), words.collect()));
+    }
+    let opts = RunOptions { guest, args, also: more, root };
+    match tern_std::run::run_foreground(&opts) {
+        Ok(Outcome::Exited(0)) => Ok(()),
+        // The guest's own status: no message of ours.
+        Ok(Outcome::Exited(code)) => Err(fail(code as u8, "")),
+        Ok(Outcome::Faulted(f)) => Err(fail(121, format!("{}: guest fault: {f}", opts.guest.display()))),
+        Err(e @ RunError::Stuck) => Err(fail(122, e.to_string())),
+        Err(e) => Err(fail(120, e.to_string())),
     }
 }
 
@@ -294,7 +335,9 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("tern: {}", f.msg);
+            if !f.msg.is_empty() {
+                eprintln!("tern: {}", f.msg);
+            }
             ExitCode::from(f.code)
         }
     }
