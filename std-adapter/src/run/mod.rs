@@ -338,10 +338,6 @@ pub fn run_foreground(opts: &RunOptions) -> Result<Outcome, RunError> {
             NodeState::Idle(None) => return Err(RunError::Stuck),
         }
     }
-    drop(console);
-    {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-    }
+    let _ = std::io::Write::flush(&mut out);
     node.procs.first().and_then(|p| p.outcome).ok_or(RunError::Stuck)
 }

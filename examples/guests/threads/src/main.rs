@@ -1,10 +1,12 @@
-//! Worker threads over shared memory: `threads WORKERS ITEMS`.
+//! Worker threads over shared memory: `threads WORKERS ITEMS [trace]`.
 //!
 //! Main fills an array of `ITEMS` words; each worker sums its share of the array, stores its
 //! partial sum in its own slot, folds a hash of its share into a shared atomic, counts a
 //! futex latch down and exits with its index + 10; main waits on the latch, joins every
 //! worker (checking the exit codes) and prints the totals. The output depends only on the
-//! arguments, whatever the interleaving.
+//! arguments, whatever the interleaving; with `trace`, the workers also log which of them
+//! got to every 256th item first, and main prints a hash of that log: a fingerprint of the
+//! schedule (the same for the same instruction-count schedule, wherever it ran).
 #![no_std]
 #![no_main]
 
@@ -24,6 +26,9 @@ static DONE: Latch = Latch::new(0);
 static WORKERS: AtomicU32 = AtomicU32::new(0);
 static DATA_PTR: AtomicU32 = AtomicU32::new(0);
 static DATA_LEN: AtomicU32 = AtomicU32::new(0);
+static TRACE: AtomicU32 = AtomicU32::new(0);
+static LOG: [AtomicU32; 1024] = [const { AtomicU32::new(0) }; 1024];
+static LOG_LEN: AtomicU32 = AtomicU32::new(0);
 
 fn data() -> &'static [u32] {
     let (p, n) = (DATA_PTR.load(Ordering::Acquire), DATA_LEN.load(Ordering::Acquire));
@@ -41,6 +46,12 @@ fn worker(i: usize) -> i32 {
     for (k, v) in mine.iter().enumerate() {
         s += u64::from(*v);
         x ^= v.rotate_left(k as u32 % 32);
+        if k % 256 == 0 && TRACE.load(Ordering::Relaxed) != 0 {
+            let at = LOG_LEN.fetch_add(1, Ordering::AcqRel) as usize;
+            if let Some(slot) = LOG.get(at) {
+                slot.store(i as u32 + 1, Ordering::Release);
+            }
+        }
         if k % 4096 == 4095 {
             tern_guest::yield_now();
         }
@@ -55,6 +66,8 @@ fn worker(i: usize) -> i32 {
 fn main(args: tern_guest::Args) -> i32 {
     let workers = args.num(1, 4).clamp(1, MAX_WORKERS as u64) as usize;
     let items = args.num(2, 100_000) as usize;
+    let trace = args.str(3) == Some("trace");
+    TRACE.store(u32::from(trace), Ordering::Relaxed);
     let Some(mem) = tern_guest::sbrk(items * 4) else { return 1 };
     let mut x: u32 = 7;
     for w in mem.chunks_exact_mut(4) {
@@ -92,5 +105,10 @@ fn main(args: tern_guest::Args) -> i32 {
     }
     println!("workers {workers} items {items} codes {codes}");
     println!("sum {sum} xor {:08x}", XOR.load(Ordering::Acquire));
+    if trace {
+        let n = (LOG_LEN.load(Ordering::Acquire) as usize).min(LOG.len());
+        let h = LOG[..n].iter().fold(0x811c_9dc5u32, |h, v| (h ^ v.load(Ordering::Acquire)).wrapping_mul(0x0100_0193));
+        println!("trace {n} {h:08x}");
+    }
     0
 }
