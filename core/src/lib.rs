@@ -6,6 +6,8 @@
 //!   client, and the portmapper (RFC 1833) program;
 //! - [`nfs3`], [`mount`]: NFSv3 and MOUNT v3 (RFC 1813) wire types; [`exports`]: the exports
 //!   table (Linux exports(5) syntax); [`fs`]: the stateless file-system trait NFS serves.
+//! - [`proc`]: the process VM, an RV32IMAC interpreter with paged memory (exact dirty and
+//!   present bits), threads, system calls surfaced to the host, and an encodable control block.
 //!
 //! Invariants of the whole crate: no heap allocation, no `unsafe`, no IO and no clock (time is
 //! always an argument: [`time::Instant`]), and no panic on input from a peer: every decoder
