@@ -11,6 +11,8 @@
 //! on stdout.
 
 mod host;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
