@@ -153,6 +153,27 @@ fn bad_elf_panic_and_exit_status() {
     let (code, _, err) = tern_run(&[tern_bin().to_str().unwrap()]);
     assert_eq!(code, 120);
     assert!(err.contains("not a 32-bit little-endian ELF file"), "{err}");
+    // A guest that executes an illegal instruction: one line naming the fault, exit 121.
+    let mut elf = b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    for v in [2u16, 243] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [1u32, 0x1000, 52, 0, 5] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [52u16, 32, 1, 40, 0, 0] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    // addi a0, zero, 1; then the all-ones word.
+    for v in [1u32, 84, 0x1000, 0x1000, 8, 8, 5, 4, 0x0010_0513, 0xffff_ffff] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    let faulty = dir.join("faulty.elf");
+    std::fs::write(&faulty, &elf).unwrap();
+    let (code, _, err) = tern_run(&[faulty.to_str().unwrap()]);
+    assert_eq!(code, 121, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("guest fault: illegal instruction 0xffffffff (thread 0, pc 0x00001004)"), "{err}");
     // A guest that panics (division by zero with 0 pages) exits 101 after printing it.
     let (code, out, _) = tern_run(&[guest("memory-worker").to_str().unwrap(), "0", "1", "1"]);
     assert_eq!(code, 101);

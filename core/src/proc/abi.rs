@@ -318,7 +318,7 @@ pub struct Dirent<'a> {
 impl<'a> Dirent<'a> {
     /// Bytes this record takes.
     pub fn len(&self) -> usize {
-        (DIRENT_HEADER + self.name.len()).next_multiple_of(4)
+        DIRENT_HEADER.saturating_add(self.name.len()).next_multiple_of(4)
     }
 
     /// Always false: a record has at least its header.
@@ -329,8 +329,8 @@ impl<'a> Dirent<'a> {
     /// Writes the record at the start of `out`; `None` when it does not fit (or the name is
     /// longer than 65535 bytes).
     pub fn write(&self, out: &mut [u8]) -> Option<usize> {
-        let n = self.len();
         let name_len = u16::try_from(self.name.len()).ok()?;
+        let n = self.len();
         let rec = out.get_mut(..n)?;
         rec.fill(0);
         rec[0..8].copy_from_slice(&self.fileid.to_le_bytes());

@@ -405,11 +405,11 @@ impl<const P: usize> AddressSpace<P> {
         Ok(f)
     }
 
-    /// Checks that an access of `size` bytes at `addr` would succeed (alignment, mapping,
-    /// presence) without performing it.
+    /// Checks that an access of `size` bytes (1, 2 or 4) at `addr` would succeed (alignment,
+    /// mapping, presence) without performing it.
     #[inline]
     pub fn probe(&self, addr: u32, size: u32) -> Result<(), MemFault> {
-        if addr & (size - 1) != 0 {
+        if !matches!(size, 1 | 2 | 4) || addr & (size - 1) != 0 {
             return Err(MemFault::Misaligned(addr));
         }
         self.frame_for_read(addr).map(|_| ())
@@ -418,7 +418,7 @@ impl<const P: usize> AddressSpace<P> {
     /// Loads `size` (1, 2 or 4) bytes little-endian from an aligned `addr`.
     #[inline]
     pub fn load<S: PageStore + ?Sized>(&self, store: &S, addr: u32, size: u32) -> Result<u32, MemFault> {
-        if addr & (size - 1) != 0 {
+        if !matches!(size, 1 | 2 | 4) || addr & (size - 1) != 0 {
             return Err(MemFault::Misaligned(addr));
         }
         let Some(frame) = self.frame_for_read(addr)? else { return Ok(0) };
@@ -439,7 +439,7 @@ impl<const P: usize> AddressSpace<P> {
         size: u32,
         value: u32,
     ) -> Result<(), MemFault> {
-        if addr & (size - 1) != 0 {
+        if !matches!(size, 1 | 2 | 4) || addr & (size - 1) != 0 {
             return Err(MemFault::Misaligned(addr));
         }
         let frame = self.frame_for_write(store, addr)?;

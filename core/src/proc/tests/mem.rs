@@ -33,6 +33,11 @@ fn page_states_and_dirty_bits() {
     assert_eq!(m.load(&s, 0x2002, 4), Err(MemFault::Misaligned(0x2002)));
     assert_eq!(m.store(&mut s, 0x2001, 2, 0), Err(MemFault::Misaligned(0x2001)));
     assert_eq!(m.load(&s, 0xffff_fffc, 4), Err(MemFault::Unmapped(0xffff_fffc)));
+    for size in [0, 3, 5, 8] {
+        assert_eq!(m.load(&s, 0x2000, size), Err(MemFault::Misaligned(0x2000)), "size {size}");
+        assert_eq!(m.store(&mut s, 0x2000, size, 0), Err(MemFault::Misaligned(0x2000)));
+        assert_eq!(m.probe(0x2000, size), Err(MemFault::Misaligned(0x2000)));
+    }
     let infos: std::vec::Vec<_> = m.pages().map(|p| (p.vpn, p.zero)).collect();
     assert_eq!(infos, [(1, true), (2, false), (3, true)]);
     m.unmap(&mut s, 2, 1);
