@@ -81,14 +81,13 @@ fn fetch<const P: usize, S: PageStore + ?Sized>(
     store: &S,
     pc: u32,
 ) -> Result<(Inst, u32, u32), Step> {
-    let lo = mem.load(store, pc, 2).map_err(|e| mem_step(e, Access::Fetch))?;
-    if lo & 3 != 3 {
-        let w = expand(lo as u16).ok_or(Step::Fault(FaultKind::IllegalInstruction, lo))?;
-        let i = decode(w).ok_or(Step::Fault(FaultKind::IllegalInstruction, lo))?;
+    let w = mem.fetch(store, pc).map_err(|e| mem_step(e, Access::Fetch))?;
+    if w & 3 != 3 {
+        let lo = w & 0xffff;
+        let full = expand(lo as u16).ok_or(Step::Fault(FaultKind::IllegalInstruction, lo))?;
+        let i = decode(full).ok_or(Step::Fault(FaultKind::IllegalInstruction, lo))?;
         return Ok((i, 2, lo));
     }
-    let hi = mem.load(store, pc.wrapping_add(2), 2).map_err(|e| mem_step(e, Access::Fetch))?;
-    let w = lo | (hi << 16);
     Ok((decode(w).ok_or(Step::Fault(FaultKind::IllegalInstruction, w))?, 4, w))
 }
 

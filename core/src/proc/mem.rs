@@ -450,6 +450,29 @@ impl<const P: usize> AddressSpace<P> {
         Ok(())
     }
 
+    /// Fetches the instruction bits at a 2-aligned `pc`: 32 bits when they lie in one page,
+    /// else the low 16 bits alone when they are a compressed instruction (so a compressed
+    /// instruction at the end of a page never touches the next page), else the 32 bits across
+    /// the two pages.
+    #[inline]
+    pub fn fetch<S: PageStore + ?Sized>(&self, store: &S, pc: u32) -> Result<u32, MemFault> {
+        if pc & 1 != 0 {
+            return Err(MemFault::Misaligned(pc));
+        }
+        let off = (pc as usize) & (PAGE_SIZE - 1);
+        let Some(frame) = self.frame_for_read(pc)? else { return Ok(0) };
+        let page = store.get(frame).ok_or(MemFault::LostFrame(pc >> PAGE_SHIFT))?;
+        if let Some(w) = page.get(off..off + 4) {
+            return Ok(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        }
+        let lo = u32::from(page[PAGE_SIZE - 2]) | (u32::from(page[PAGE_SIZE - 1]) << 8);
+        if lo & 3 != 3 {
+            return Ok(lo);
+        }
+        let hi = self.load(store, pc.wrapping_add(2), 2)?;
+        Ok(lo | (hi << 16))
+    }
+
     /// Checks that `[addr, addr + len)` is mapped and present (a wrapping range is unmapped).
     /// Reports the first failing page.
     pub fn check_range(&self, addr: u32, len: u32) -> Result<(), MemFault> {

@@ -315,3 +315,40 @@ fn out_of_frames_is_a_fault() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn instructions_at_a_page_end() {
+    // A 32-bit instruction across the page boundary: fetched from both pages, and a page
+    // fault on the second page stops before it.
+    let mut a = Asm::default();
+    while a.pc() < 0x1ffe {
+        a.h(0x0001); // c.nop
+    }
+    a.addi(A0, ZERO, 7).exit();
+    let (mut p, mut s) = load(&a);
+    let page2 = *p.mem.read_page(&*s, 2).unwrap().unwrap();
+    assert!(p.mem.map_remote(&mut *s, 2));
+    assert_eq!(p.run(&mut *s, Instant::ZERO, 10_000), Event::PageFault { vpn: 2 });
+    assert_eq!((p.cb.threads[0].regs.pc, p.cb.instret), (0x1ffe, 2047));
+    p.mem.install_page(&mut *s, 2, &page2).unwrap();
+    assert_eq!(p.run(&mut *s, Instant::ZERO, 10_000), Event::Exited { code: 7 });
+
+    // A compressed instruction in the last halfword runs without touching the next page
+    // (unmapped here): the fault comes at the next fetch.
+    let mut a = Asm::default();
+    while a.pc() < 0x1ffe {
+        a.h(0x0001);
+    }
+    a.h(0x4515); // c.li a0, 5
+    let (mut p, mut s) = load(&a);
+    let e = run(&mut p, &mut s);
+    assert_eq!(e, Event::Faulted(Fault { tid: 0, pc: 0x2000, kind: FaultKind::Unmapped(Access::Fetch), addr: 0x2000 }));
+    assert_eq!(p.cb.threads[0].regs.x[A0 as usize], 5);
+
+    // A JALR to an odd address.
+    let mut a = Asm::default();
+    a.li(T0, BASE + 13).w(crate::proc::decode::i_type(0, T0, 0, ZERO, 0x67));
+    let f = fault_of(&a);
+    // JALR clears bit 0: the target is BASE + 12 (zeros: illegal), not a misaligned fetch.
+    assert_eq!((f.kind, f.pc), (FaultKind::IllegalInstruction, BASE + 12));
+}
