@@ -8,6 +8,7 @@ crit=(-- --warm-up-time 1 --measurement-time "${BENCH_SECONDS:-5}")
 cargo bench -p tern-bench-codec --bench codec "${crit[@]}"
 cargo bench -p tern-bench-rpc --bench null_roundtrip "${crit[@]}"
 cargo bench -p tern-bench-nfs --bench memfs "${crit[@]}"
+cargo bench -p tern-bench-vm --bench vm "${crit[@]}"
 scripts/bench-nfs.sh
 command -v cargo-size >/dev/null || cargo install -q --locked cargo-binutils
 rustup component list --installed | grep -q llvm-tools || rustup component add llvm-tools

@@ -12,11 +12,13 @@ scripts/setup.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 (cd examples/board-virt && cargo fmt -- --check)
+(cd examples/guests && cargo fmt -- --check)
 (cd tests/fuzz && cargo fmt -- --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 (cd examples/board-virt && cargo clippy --release -- -D warnings)
+(cd examples/guests && cargo clippy --release -- -D warnings)
 
 step "tern-core and tern-eio on bare-metal targets"
 for t in riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
@@ -31,8 +33,9 @@ done
 step "rustdoc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 
-step "firmware build"
+step "firmware and guest builds"
 (cd examples/board-virt && cargo build -q --release)
+(cd examples/guests && cargo build -q --release)
 
 step "host and QEMU tests"
 log=$(mktemp)

@@ -18,6 +18,7 @@ pub mod fuse;
 pub mod hostfs;
 pub mod nfs;
 pub mod portmap;
+pub mod run;
 pub mod serve;
 pub mod server;
 pub mod signals;

@@ -71,6 +71,29 @@ pub fn firmware() -> &'static Path {
     })
 }
 
+/// The example guests (`examples/guests`), built in release on first use; returns the path of
+/// guest `name` (`memory-worker`, `file-worker`, `chan-peer`, `threads`).
+pub fn guest(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = workspace().join("examples").join("guests");
+        // Like the firmware: its own target, target directory and link flags.
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--release"])
+            .current_dir(&dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .status()
+            .expect("run cargo build for the guests");
+        assert!(st.success(), "cargo build --release of examples/guests failed");
+        dir.join("target/riscv32imac-unknown-none-elf/release")
+    });
+    dir.join(name)
+}
+
 /// Boots the firmware on QEMU's riscv32 `virt` board under `timeout 60` (QEMU without the
 /// semihosting exit would never end), with a virtio-net NIC on `netdev` (id `n0`) and `append`
 /// as the firmware's arguments.

@@ -69,6 +69,22 @@ enum Cmd {
     Mount(tern_std::cli::mount::MountCmd),
     /// Unmount a `tern mount`.
     Umount(tern_std::cli::mount::UmountCmd),
+    /// Run a guest program (an RV32IMAC ELF) in the foreground and exit with its exit status
+    /// (tern's own failures: 120 unreadable or refused ELF, 121 the guest faulted, 122 every
+    /// guest waits for a channel message that cannot come).
+    Run {
+        /// Directory the guests see as `/` (served through HostFs: needs CAP_DAC_READ_SEARCH).
+        #[arg(long, value_name = "DIR")]
+        root: Option<std::path::PathBuf>,
+        /// Another process on the same node, as "GUEST.elf ARGS..." (repeatable).
+        #[arg(long = "also", value_name = "CMDLINE")]
+        also: Vec<String>,
+        /// The guest ELF.
+        guest: std::path::PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -347,6 +363,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Run { root, also, guest, args } => run_guest(root, also, guest, args),
         Cmd::Ls { url, long, recursive, net } => Ok(tern_std::cli::ls(&url, long, recursive, &net.opts())?),
         Cmd::Cat { urls, net } => Ok(tern_std::cli::cat(&urls, &net.opts())?),
         Cmd::Cp { src, dst, net } => Ok(tern_std::cli::cp(&src, &dst, &net.opts())?),
@@ -418,6 +435,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+fn run_guest(
+    root: Option<std::path::PathBuf>,
+    also: Vec<String>,
+    guest: std::path::PathBuf,
+    args: Vec<String>,
+) -> Result<(), Failure> {
+    use tern_std::run::{Outcome, RunError, RunOptions};
+    let mut more = Vec::new();
+    for line in &also {
+        let mut words = line.split_whitespace().map(str::to_string);
+        let Some(elf) = words.next() else { return Err(fail(2, "--also needs a guest ELF")) };
+        more.push((std::path::PathBuf::from(elf), words.collect()));
+    }
+    let opts = RunOptions { guest, args, also: more, root };
+    match tern_std::run::run_foreground(&opts) {
+        Ok(Outcome::Exited(0)) => Ok(()),
+        // The guest's own status: no message of ours.
+        Ok(Outcome::Exited(code)) => Err(fail(code as u8, "")),
+        Ok(Outcome::Faulted(f)) => Err(fail(121, format!("{}: guest fault: {f}", opts.guest.display()))),
+        Err(e @ RunError::Stuck) => Err(fail(122, e.to_string())),
+        Err(e) => Err(fail(120, e.to_string())),
+    }
+}
+
 fn rpcinfo(what: Rpcinfo) -> Result<(), Failure> {
     match what {
         Rpcinfo::Dump { server, proto } => {
@@ -466,7 +507,9 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("tern: {}", f.msg);
+            if !f.msg.is_empty() {
+                eprintln!("tern: {}", f.msg);
+            }
             ExitCode::from(f.code)
         }
     }
