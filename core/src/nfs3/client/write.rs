@@ -3,7 +3,8 @@
 //!
 //! The driver loops on [`WriteTransfer::poll_transmit`]:
 //! - [`Next::Write`]: read the chunk's bytes from the source (the machine never keeps data)
-//!   and pass them to [`WriteTransfer::send_write`];
+//!   and pass them to [`WriteTransfer::send_write`], or read them straight into the message
+//!   [`WriteTransfer::send_write_in_place`] encodes around them;
 //! - [`Next::Commit`]: everything was written; call [`WriteTransfer::send_commit`];
 //! - `None`: wait for replies ([`WriteTransfer::handle_reply`]) or timeouts.
 //!
@@ -21,6 +22,8 @@
 //!
 //! A short WRITE (count below what was sent) queues the rest of its range again. A WRITE
 //! count above what was sent, or zero for a non-empty chunk, is [`Error::Protocol`].
+
+use core::ops::Range;
 
 use heapless::Vec;
 
@@ -135,14 +138,47 @@ impl<const W: usize> WriteTransfer<W> {
         data: &[u8],
         buf: &mut [u8],
     ) -> Result<(u32, usize), Error> {
-        if self.poll_transmit() != Some(Next::Write(chunk)) || data.len() != chunk.len as usize {
+        if data.len() != chunk.len as usize {
+            return Err(Error::Misuse);
+        }
+        self.check_write(chunk)?;
+        let args = WriteArgs { file: self.fh.wire(), offset: chunk.offset, stable: self.stable, data };
+        let (xid, len) = calls::write(c, now, cred, &args, buf)?;
+        self.sent(xid, chunk);
+        Ok((xid, len))
+    }
+
+    /// [`WriteTransfer::send_write`] without the data: encodes the WRITE of `chunk` into `buf`
+    /// leaving room for its bytes (see [`calls::write_in_place`]); returns the xid, the
+    /// message's length and the range of `buf` the driver must fill with the chunk's bytes
+    /// before sending the message.
+    pub fn send_write_in_place<const N: usize>(
+        &mut self,
+        c: &mut Client<N>,
+        now: Instant,
+        cred: &Credential<'_>,
+        chunk: Chunk,
+        buf: &mut [u8],
+    ) -> Result<(u32, usize, Range<usize>), Error> {
+        self.check_write(chunk)?;
+        let (xid, len, data) =
+            calls::write_in_place(c, now, cred, self.fh.wire(), chunk.offset, self.stable, chunk.len, buf)?;
+        self.sent(xid, chunk);
+        Ok((xid, len, data))
+    }
+
+    fn check_write(&self, chunk: Chunk) -> Result<(), Error> {
+        if self.poll_transmit() != Some(Next::Write(chunk)) {
             return Err(Error::Misuse);
         }
         if self.inflight.is_full() {
             return Err(Error::Full);
         }
-        let args = WriteArgs { file: self.fh.wire(), offset: chunk.offset, stable: self.stable, data };
-        let (xid, len) = calls::write(c, now, cred, &args, buf)?;
+        Ok(())
+    }
+
+    /// The WRITE of `chunk` went out as `xid` (checked by `check_write` before).
+    fn sent(&mut self, xid: u32, chunk: Chunk) {
         let end = chunk.offset + u64::from(chunk.len);
         if self.resend.first().is_some_and(|(s, _)| s == chunk.offset) {
             self.resend.pop_front(u64::from(chunk.len));
@@ -150,9 +186,8 @@ impl<const W: usize> WriteTransfer<W> {
         } else {
             self.next = end;
         }
-        // Cannot fail: checked above.
+        // Cannot fail: checked before.
         let _ = self.inflight.push((xid, Call::Write(chunk)));
-        Ok((xid, len))
     }
 
     /// Encodes the COMMIT of the whole file into `buf`; returns the xid and length.
