@@ -38,7 +38,8 @@ impl Session {
             }
             match self.nfs.wait()? {
                 Event::Reply(x, r) if t.owns(x) => {
-                    let (off, data) = t.handle_reply(x, r.as_deref().map_err(|e| *e), &limits)?;
+                    // The data is written out from where the socket read it.
+                    let (off, data) = t.handle_reply(x, r, &limits)?;
                     if !data.is_empty() {
                         sink(off, data)?;
                     }
@@ -62,16 +63,22 @@ impl Session {
     ) -> Result<u64, NfsError> {
         let wsize = self.sizes.wsize;
         let mut t = WriteTransfer::<MAX_INFLIGHT>::new(*fh, start, end, wsize, self.window, StableHow::Unstable);
-        let mut data = vec![0u8; wsize as usize];
         self.nfs.reserve(wsize as usize + 1024);
         let limits = self.limits;
         loop {
             while let Some(next) = t.poll_transmit() {
                 match next {
                     Next::Write(ch) => {
-                        let buf = &mut data[..ch.len as usize];
-                        source(ch.offset, buf)?;
-                        self.nfs.start(|c, now, cred, out| t.send_write(c, now, cred, ch, buf, out))?;
+                        // The source reads straight into the message.
+                        let (_, part) =
+                            self.nfs.prepare(|c, now, cred, out| t.send_write_in_place(c, now, cred, ch, out))?;
+                        match source(ch.offset, part) {
+                            Ok(()) => self.nfs.send_prepared(),
+                            Err(e) => {
+                                self.nfs.abort_prepared();
+                                return Err(e.into());
+                            }
+                        }
                     }
                     Next::Commit => {
                         self.nfs.start(|c, now, cred, out| t.send_commit(c, now, cred, out))?;
@@ -90,7 +97,7 @@ impl Session {
             }
             match self.nfs.wait()? {
                 Event::Reply(x, r) if t.owns(x) => {
-                    t.handle_reply(x, r.as_deref().map_err(|e| *e), &limits)?;
+                    t.handle_reply(x, r, &limits)?;
                     progress(t.acked().min(end - start));
                 }
                 Event::TimedOut(x) if t.owns(x) => t.handle_timeout(x)?,
