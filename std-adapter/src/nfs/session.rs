@@ -46,7 +46,7 @@ pub struct SessionOptions {
 }
 
 impl Default for SessionOptions {
-    /// TCP, hard, 16 in flight, 1 MiB transfers, the caller's uid and gid.
+    /// TCP, hard, 4 in flight, 1 MiB transfers, the caller's uid and gid.
     fn default() -> Self {
         let (uid, gid) = std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((65534, 65534));
         let machine_name = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -56,7 +56,7 @@ impl Default for SessionOptions {
             proto: Proto::Tcp,
             semantics: Semantics::Hard,
             timeouts: None,
-            window: 16,
+            window: 4,
             max_io: 1024 * 1024,
             uid,
             gid,

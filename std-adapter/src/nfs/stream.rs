@@ -15,6 +15,10 @@ use tern_core::nfs3::client::{Fh, Next, ReadTransfer, WriteTransfer};
 use super::conn::{Event, MAX_INFLIGHT};
 use super::{NfsError, Session};
 
+/// A long write COMMITs every this many bytes while its WRITEs go on, so that a server
+/// restart makes it send at most this much (plus the window) again, not the whole file.
+pub const COMMIT_EVERY: u64 = 64 * 1024 * 1024;
+
 /// Progress of a transfer: bytes done so far.
 pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
@@ -51,7 +55,8 @@ impl Session {
         }
     }
 
-    /// Writes `[start, end)` of `fh`, windowed, UNSTABLE then COMMIT, asking `source` for the
+    /// Writes `[start, end)` of `fh`, windowed, UNSTABLE then COMMIT (also every
+    /// [`COMMIT_EVERY`] bytes on the way), asking `source` for the
     /// bytes of each range (see the module docs); returns how many bytes were sent again.
     pub fn write_from(
         &mut self,
@@ -62,7 +67,8 @@ impl Session {
         progress: Progress<'_>,
     ) -> Result<u64, NfsError> {
         let wsize = self.sizes.wsize;
-        let mut t = WriteTransfer::<MAX_INFLIGHT>::new(*fh, start, end, wsize, self.window, StableHow::Unstable);
+        let mut t = WriteTransfer::<MAX_INFLIGHT>::new(*fh, start, end, wsize, self.window, StableHow::Unstable)
+            .commit_every(COMMIT_EVERY);
         self.nfs.reserve(wsize as usize + 1024);
         let limits = self.limits;
         loop {
