@@ -211,13 +211,14 @@ impl Conn {
         self.inflight.len()
     }
 
-    /// A message buffer of `msg_size` bytes (reused when one is free).
+    /// A message buffer of `msg_size` bytes (reused when one is free). A new one comes zeroed
+    /// from the allocator, so only the pages a message touches are ever mapped (a READ call
+    /// uses the first of the 1 MiB a WRITE needs).
     fn buffer(&mut self) -> Vec<u8> {
-        let mut b = self.pool.pop().unwrap_or_default();
-        if b.len() < self.msg_size {
-            b.resize(self.msg_size, 0);
+        match self.pool.pop() {
+            Some(b) if b.len() >= self.msg_size => b,
+            _ => vec![0; self.msg_size],
         }
-        b
     }
 
     fn recycle(&mut self, m: Msg) {
