@@ -48,7 +48,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-client.XXXXXX")
 base=${BENCH_DIR:-}
 if [ -z "$base" ]; then
     # The source, the two exports and the downloads: about 4 copies of the file at a time.
-    need_kib=$((bytes / 1024 * 5 + entries * 8 + 1024 * 1024))
+    need_kib=$((bytes * 5 / 1024 + entries * 8 + 1024 * 1024))
     if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -gt "$need_kib" ]; then
         base=/dev/shm
     else

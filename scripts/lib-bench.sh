@@ -8,6 +8,8 @@
 #   tmp         a scratch directory (ganesha's configuration, logs and recovery directory)
 # and calls `stop_servers` from its EXIT trap. Runs as root (apt-get, rpcbind).
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # bench_name and tmp come from the sourcing script
+# shellcheck disable=SC2034 # wall_ns, cpu_us, rc, ganesha_pid, started_pid are read by it
 
 log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
 die() {
