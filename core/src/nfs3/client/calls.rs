@@ -117,7 +117,7 @@ impl xdr::Encode for WriteHead<'_> {
 /// afterwards, so that a driver can read its source straight into the message instead of
 /// copying the data in. Returns the xid, the message's length and the range of `buf` the
 /// data goes to; the XDR padding after that range is zeroed here. Once the range is filled
-/// the message is the one [`write`] makes for the same data. A `buf` too small for the whole
+/// the message is the one [`write()`] makes for the same data. A `buf` too small for the whole
 /// message fails before the call starts.
 #[allow(clippy::too_many_arguments)]
 pub fn write_in_place<const N: usize>(
