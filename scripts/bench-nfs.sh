@@ -21,41 +21,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '[bench-nfs] %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+bench_name=bench-nfs
+# shellcheck source=scripts/lib-bench.sh
+. scripts/lib-bench.sh
 
 secs=${BENCH_SECONDS:-5}
 mib=${NFS_CP_MIB:-256}
 loop_mib=${LOOPBACK_MIB:-2048}
 
-# Peers: nfs-ganesha with its VFS back end, rpcbind, the libnfs tools, python3 for the table.
-if ! command -v ganesha.nfsd >/dev/null || ! dpkg -s nfs-ganesha-vfs >/dev/null 2>&1; then
-    log "installing nfs-ganesha"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y nfs-ganesha nfs-ganesha-vfs
-fi
-for p in rpcbind:rpcbind rpcinfo:rpcbind nfs-cp:libnfs-utils python3:python3 ss:iproute2; do
-    command -v "${p%%:*}" >/dev/null || die "${p%%:*} is missing: run scripts/setup.sh (package ${p#*:})"
-done
-
-# Ports: a port is free when no TCP or UDP socket is bound to it.
-port_free() { [ -z "$(ss -Htuln "sport = :$1")" ]; }
-taken=" "
-pick_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 30000))
-        if [[ $taken != *" $p "* ]] && port_free "$p"; then
-            taken+="$p "
-            echo "$p"
-            return
-        fi
-    done
-}
-uaddr() { echo "127.0.0.1.$(($1 >> 8)).$(($1 & 255))"; }
+require_peers
 port_free 111 || die "port 111 is taken: stop the portmapper holding it (ganesha needs rpcbind there to start)"
 if port_free 12049 && port_free 12048; then
     g_nfs=12049 g_mnt=12048
@@ -76,36 +50,10 @@ tern_bin=$target/release/tern
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-nfs.XXXXXX")
 # Files read back land in memory when /dev/shm is there, so no disk write is measured.
 shm=$(mktemp -d "$([ -d /dev/shm ] && echo /dev/shm || echo "$tmp")/tern-bench-nfs.XXXXXX")
-rpcbind_pid="" ganesha_pid="" tern_pid="" tern_ra_pid="" tern_none_pid=""
-alive() {
-    local s
-    s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    [[ $s != Z* ]]
-}
-stop() { # PID NAME: SIGTERM, SIGKILL after 10 s, then reap
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || true
-    for _ in $(seq 100); do
-        alive "$1" || break
-        sleep 0.1
-    done
-    if alive "$1"; then
-        log "$2 ignored SIGTERM: killing it"
-        kill -KILL "$1" 2>/dev/null || true
-    fi
-    wait "$1" 2>/dev/null || true
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    stop "$tern_pid" "tern serve"
-    stop "$tern_ra_pid" "tern serve --readahead 4096"
-    stop "$tern_none_pid" "tern serve --file-cache 0"
-    stop "$ganesha_pid" ganesha.nfsd
-    if [ -n "$rpcbind_pid" ]; then
-        stop "$rpcbind_pid" rpcbind
-        rm -f /run/rpcbind.sock /run/rpcbind.lock
-    fi
+    stop_servers
     rm -rf "$tmp" "$shm"
     exit "$rc"
 }
@@ -113,65 +61,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-wait_rpc() { # NAME PORT PROG LOG: ping PROG version 3 over TCP at PORT, for up to 10 s
-    for _ in $(seq 100); do
-        rpcinfo -T tcp -a "$(uaddr "$2")" "$3" 3 >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    tail -20 "$4" >&2
-    die "$1 does not answer program $3 on port $2"
-}
-
 mkdir -p "$tmp/ganesha" "$tmp/tern" "$tmp/tern-ra" "$tmp/tern-nosoft" "$tmp/recov" "$tmp/tern-state"
 
-# rpcbind must run while ganesha starts (it registers there or exits); it is stopped right after.
-rm -f /run/rpcbind.sock /run/rpcbind.lock
-rpcbind -f >"$tmp/rpcbind.log" 2>&1 &
-rpcbind_pid=$!
-for _ in $(seq 100); do
-    rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break
-    sleep 0.1
-done
-rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || die "rpcbind did not come up"
-
-cat >"$tmp/ganesha.conf" <<EOF
-NFS_CORE_PARAM { Protocols = 3, 4; Bind_addr = 127.0.0.1; NFS_Port = $g_nfs; MNT_Port = $g_mnt;
-                 Enable_NLM = false; Enable_RQUOTA = false; }
-NFS_KRB5 { Active_krb5 = false; }
-NFSV4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = $tmp/recov; Only_Numeric_Owners = true; }
-MDCACHE { Dir_Chunk = 0; }
-EXPORT { Export_Id = 1; Path = $tmp/ganesha; Pseudo = $tmp/ganesha; Protocols = 3, 4;
-         Transports = TCP, UDP; SecType = sys; Squash = None; Access_Type = None;
-         CLIENT { Clients = 127.0.0.1; Access_Type = RW; }
-         Attr_Expiration_Time = 0; FSAL { Name = VFS; } }
-LOG { Default_Log_Level = EVENT; }
-EOF
-ganesha.nfsd -F -f "$tmp/ganesha.conf" -L "$tmp/ganesha.log" -p "$tmp/ganesha.pid" -N NIV_EVENT \
-    >"$tmp/ganesha.out" 2>&1 &
-ganesha_pid=$!
-wait_rpc ganesha "$g_nfs" 100003 "$tmp/ganesha.log"
-wait_rpc ganesha "$g_mnt" 100005 "$tmp/ganesha.log"
-stop "$rpcbind_pid" rpcbind
-rpcbind_pid=""
-rm -f /run/rpcbind.sock /run/rpcbind.lock
+start_ganesha "$tmp/ganesha" "$g_nfs" "$g_mnt"
 
 # tern serve registers with a portmapper at a free port (serving its own there), not port 111;
 # the variants without soft state register with the first one's.
-start_tern() { # NAME NFS_PORT MOUNT_PORT EXTRA_ARGS...: starts tern serve exporting $tmp/NAME; sets started_pid
+start_tern_at() { # NAME NFS_PORT MOUNT_PORT EXTRA_ARGS...: starts tern serve exporting $tmp/NAME; sets started_pid
     local name=$1 nfs=$2 mnt=$3
     shift 3
-    RUST_LOG=warn "$tern_bin" serve --export "$tmp/$name 127.0.0.1(rw,no_root_squash,insecure)" --listen 127.0.0.1 \
-        --nfs-port "$nfs" --mount-port "$mnt" --state-dir "$tmp/tern-state" --portmap "127.0.0.1:$t_pm" "$@" \
-        >"$tmp/$name.log" 2>&1 &
-    started_pid=$!
-    wait_rpc "tern serve ($name)" "$nfs" 100003 "$tmp/$name.log"
-    wait_rpc "tern serve ($name)" "$mnt" 100005 "$tmp/$name.log"
+    start_tern "$tern_bin" "$tmp/$name" "$nfs" "$mnt" "$t_pm" "$tmp/tern-state" "$tmp/$name.log" "$@"
 }
-start_tern tern "$t_nfs" "$t_mnt"
+start_tern_at tern "$t_nfs" "$t_mnt"
 tern_pid=$started_pid
-start_tern tern-ra "$a_nfs" "$a_mnt" --readahead 4096
+start_tern_at tern-ra "$a_nfs" "$a_mnt" --readahead 4096
 tern_ra_pid=$started_pid
-start_tern tern-nosoft "$n_nfs" "$n_mnt" --file-cache 0
+start_tern_at tern-nosoft "$n_nfs" "$n_mnt" --file-cache 0
 tern_none_pid=$started_pid
 log "ganesha (pid $ganesha_pid) on $g_nfs/$g_mnt, tern serve (pids $tern_pid $tern_ra_pid $tern_none_pid) on" \
     "$t_nfs/$t_mnt $a_nfs/$a_mnt $n_nfs/$n_mnt; exports in $tmp"
@@ -191,7 +96,6 @@ timed() { # COMMAND...: runs COMMAND (stdout discarded); sets mbps to $bytes / i
     t1=$(date +%s%N)
     mbps=$(awk -v b="$bytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 1000 / ns }')
 }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
 # 1. Sequential transfers with the libnfs tools: 1 MiB WRITEs (nfs-cp from a local file), 1 MiB
 # READs into a fresh file in memory (nfs-cp: it never overwrites, not even /dev/null) and to

@@ -189,8 +189,10 @@ struct NetArgs {
     /// Seconds a soft mount waits for the server.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
-    /// READs or WRITEs in flight during a copy.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// READs or WRITEs (1 MiB each) in flight during a copy. Each WRITE's message is kept until
+    /// its reply, so fewer stay in the CPU's caches: 4 is faster than 16 over loopback; raise it
+    /// for links with a large bandwidth × delay.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     window: u16,
 }
 

@@ -12,6 +12,7 @@
 //! - [`NfsUrl`] (`url`): libnfs-style `nfs://` URLs.
 
 mod conn;
+mod records;
 mod remote;
 mod session;
 mod stream;
@@ -20,7 +21,7 @@ mod url;
 pub use conn::{Conn, Event, MAX_INFLIGHT, Proto};
 pub use remote::RemoteFs;
 pub use session::{ListFn, ReaddirPage, Session, SessionOptions, export_list};
-pub use stream::{Ordered, Progress};
+pub use stream::{COMMIT_EVERY, Ordered, Progress};
 pub use url::{NfsUrl, UrlError};
 
 use tern_core::mount::MountStat;

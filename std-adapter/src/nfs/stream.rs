@@ -15,6 +15,10 @@ use tern_core::nfs3::client::{Fh, Next, ReadTransfer, WriteTransfer};
 use super::conn::{Event, MAX_INFLIGHT};
 use super::{NfsError, Session};
 
+/// A long write COMMITs every this many bytes while its WRITEs go on, so that a server
+/// restart makes it send at most this much (plus the window) again, not the whole file.
+pub const COMMIT_EVERY: u64 = 64 * 1024 * 1024;
+
 /// Progress of a transfer: bytes done so far.
 pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
@@ -38,7 +42,8 @@ impl Session {
             }
             match self.nfs.wait()? {
                 Event::Reply(x, r) if t.owns(x) => {
-                    let (off, data) = t.handle_reply(x, r.as_deref().map_err(|e| *e), &limits)?;
+                    // The data is written out from where the socket read it.
+                    let (off, data) = t.handle_reply(x, r, &limits)?;
                     if !data.is_empty() {
                         sink(off, data)?;
                     }
@@ -50,7 +55,8 @@ impl Session {
         }
     }
 
-    /// Writes `[start, end)` of `fh`, windowed, UNSTABLE then COMMIT, asking `source` for the
+    /// Writes `[start, end)` of `fh`, windowed, UNSTABLE then COMMIT (also every
+    /// [`COMMIT_EVERY`] bytes on the way), asking `source` for the
     /// bytes of each range (see the module docs); returns how many bytes were sent again.
     pub fn write_from(
         &mut self,
@@ -61,17 +67,24 @@ impl Session {
         progress: Progress<'_>,
     ) -> Result<u64, NfsError> {
         let wsize = self.sizes.wsize;
-        let mut t = WriteTransfer::<MAX_INFLIGHT>::new(*fh, start, end, wsize, self.window, StableHow::Unstable);
-        let mut data = vec![0u8; wsize as usize];
+        let mut t = WriteTransfer::<MAX_INFLIGHT>::new(*fh, start, end, wsize, self.window, StableHow::Unstable)
+            .commit_every(COMMIT_EVERY);
         self.nfs.reserve(wsize as usize + 1024);
         let limits = self.limits;
         loop {
             while let Some(next) = t.poll_transmit() {
                 match next {
                     Next::Write(ch) => {
-                        let buf = &mut data[..ch.len as usize];
-                        source(ch.offset, buf)?;
-                        self.nfs.start(|c, now, cred, out| t.send_write(c, now, cred, ch, buf, out))?;
+                        // The source reads straight into the message.
+                        let (_, part) =
+                            self.nfs.prepare(|c, now, cred, out| t.send_write_in_place(c, now, cred, ch, out))?;
+                        match source(ch.offset, part) {
+                            Ok(()) => self.nfs.send_prepared(),
+                            Err(e) => {
+                                self.nfs.abort_prepared();
+                                return Err(e.into());
+                            }
+                        }
                     }
                     Next::Commit => {
                         self.nfs.start(|c, now, cred, out| t.send_commit(c, now, cred, out))?;
@@ -90,7 +103,7 @@ impl Session {
             }
             match self.nfs.wait()? {
                 Event::Reply(x, r) if t.owns(x) => {
-                    t.handle_reply(x, r.as_deref().map_err(|e| *e), &limits)?;
+                    t.handle_reply(x, r, &limits)?;
                     progress(t.acked().min(end - start));
                 }
                 Event::TimedOut(x) if t.owns(x) => t.handle_timeout(x)?,

@@ -7,12 +7,16 @@
 //! [`Limits`], refusing trailing bytes. Results borrow from the reply (handles, names, READ
 //! data, READDIR entries).
 
+use core::ops::Range;
+
+use crate::nfs3::FileHandle;
 use crate::nfs3::{
     AccessArgs, AccessRes, CommitArgs, CommitRes, CreateArgs, CreateRes, FsinfoArgs, FsinfoRes, FsstatArgs, FsstatRes,
     GetattrArgs, GetattrRes, Limits, LinkArgs, LinkRes, LookupArgs, LookupRes, MkdirArgs, MkdirRes, MknodArgs,
     MknodRes, PROGRAM, PathconfArgs, PathconfRes, ReadArgs, ReadRes, ReaddirArgs, ReaddirRes, ReaddirplusArgs,
     ReaddirplusRes, ReadlinkArgs, ReadlinkRes, RemoveArgs, RemoveRes, RenameArgs, RenameRes, RmdirArgs, RmdirRes,
-    SetattrArgs, SetattrRes, SymlinkArgs, SymlinkRes, VERSION, WriteArgs, WriteRes, decode_exact_with, procs,
+    SetattrArgs, SetattrRes, StableHow, SymlinkArgs, SymlinkRes, VERSION, WriteArgs, WriteRes, decode_exact_with,
+    procs,
 };
 use crate::rpc::auth::Credential;
 use crate::rpc::client::{Client, ClientError};
@@ -85,4 +89,57 @@ procedures! {
     fsinfo decode_fsinfo FSINFO FsinfoArgs => FsinfoRes;
     pathconf decode_pathconf PATHCONF PathconfArgs => PathconfRes;
     commit decode_commit COMMIT CommitArgs => CommitRes;
+}
+
+/// `WRITE3args` up to and including the length of the data: what [`write_in_place`] encodes.
+struct WriteHead<'a> {
+    file: FileHandle<'a>,
+    offset: u64,
+    count: u32,
+    stable: StableHow,
+}
+
+impl xdr::Encode for WriteHead<'_> {
+    fn encoded_len(&self) -> usize {
+        self.file.encoded_len() + 8 + 4 + 4 + 4
+    }
+
+    fn encode(&self, w: &mut xdr::Writer<'_>) -> xdr::Result<()> {
+        w.write(&self.file)?;
+        w.put_u64(self.offset)?;
+        w.put_u32(self.count)?;
+        w.write(&self.stable)?;
+        w.put_u32(self.count)
+    }
+}
+
+/// Encodes a WRITE of `count` bytes at `offset` of `file` whose data the caller puts in place
+/// afterwards, so that a driver can read its source straight into the message instead of
+/// copying the data in. Returns the xid, the message's length and the range of `buf` the
+/// data goes to; the XDR padding after that range is zeroed here. Once the range is filled
+/// the message is the one [`write()`] makes for the same data. A `buf` too small for the whole
+/// message fails before the call starts.
+#[allow(clippy::too_many_arguments)]
+pub fn write_in_place<const N: usize>(
+    c: &mut Client<N>,
+    now: Instant,
+    cred: &Credential<'_>,
+    file: FileHandle<'_>,
+    offset: u64,
+    stable: StableHow,
+    count: u32,
+    buf: &mut [u8],
+) -> Result<(u32, usize, Range<usize>), ClientError> {
+    let data = count as usize;
+    let full = ClientError::Encode(xdr::Error::BufferFull);
+    // The head is encoded into what is left after the data's room, so a message that would
+    // not fit never starts a call.
+    let room = buf.len().checked_sub(xdr::padded(data)).ok_or(full)?;
+    let head = WriteHead { file, offset, count, stable };
+    let (xid, len) = call(c, now, cred, procs::WRITE, &head, buf.get_mut(..room).ok_or(full)?)?;
+    let end = len + xdr::padded(data);
+    if let Some(pad) = buf.get_mut(len + data..end) {
+        pad.fill(0);
+    }
+    Ok((xid, end, len..len + data))
 }

@@ -42,7 +42,10 @@ impl ListCursor {
         ReaddirplusArgs { dir: self.dir.wire(), cookie: self.cookie, cookieverf: self.verf, dircount, maxcount }
     }
 
-    fn advance(&mut self, last: Option<u64>, verf: Verifier, eof: bool) -> Result<(), Error> {
+    /// Moves past a page whose last entry had the cookie `last` (`None`: a page without
+    /// entries), with the page's cookie verifier and `eof`: for a caller that walked the
+    /// entries already and need not decode them again.
+    pub fn advance(&mut self, last: Option<u64>, verf: Verifier, eof: bool) -> Result<(), Error> {
         match last {
             Some(c) => self.cookie = c,
             None if !eof => return Err(Error::Protocol),

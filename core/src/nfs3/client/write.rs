@@ -3,8 +3,10 @@
 //!
 //! The driver loops on [`WriteTransfer::poll_transmit`]:
 //! - [`Next::Write`]: read the chunk's bytes from the source (the machine never keeps data)
-//!   and pass them to [`WriteTransfer::send_write`];
-//! - [`Next::Commit`]: everything was written; call [`WriteTransfer::send_commit`];
+//!   and pass them to [`WriteTransfer::send_write`], or read them straight into the message
+//!   [`WriteTransfer::send_write_in_place`] encodes around them;
+//! - [`Next::Commit`]: everything was written (or, with [`WriteTransfer::commit_every`],
+//!   enough was written since the last COMMIT); call [`WriteTransfer::send_commit`];
 //! - `None`: wait for replies ([`WriteTransfer::handle_reply`]) or timeouts.
 //!
 //! The transfer is over when [`WriteTransfer::is_done`]: every byte was acknowledged, and those
@@ -19,8 +21,15 @@
 //! followed by another COMMIT once everything is written again. Ranges acknowledged
 //! FILE_SYNC or DATA_SYNC are safe whatever the verifier.
 //!
+//! A COMMIT during the transfer ([`WriteTransfer::commit_every`]) goes out while WRITEs are
+//! still in flight, and covers only the ranges acknowledged before it was sent, under the
+//! verifier of that moment: its reply clears those ranges if the verifier is still the same,
+//! and nothing if it changed in between (the changed verifier already queued them again).
+//!
 //! A short WRITE (count below what was sent) queues the rest of its range again. A WRITE
 //! count above what was sent, or zero for a non-empty chunk, is [`Error::Protocol`].
+
+use core::ops::Range;
 
 use heapless::Vec;
 
@@ -75,6 +84,14 @@ pub struct WriteTransfer<const W: usize> {
     acked: u64,
     resent: u64,
     verifier_changes: u32,
+    /// Send a COMMIT once this many bytes were acknowledged UNSTABLE since the last one (0:
+    /// only at the end).
+    commit_every: u64,
+    since_commit: u64,
+    /// What the COMMIT in flight covers: the ranges acknowledged UNSTABLE when it was sent,
+    /// and the verifier they were written under.
+    covers: RangeSet,
+    covers_verf: Option<Verifier>,
 }
 
 impl<const W: usize> WriteTransfer<W> {
@@ -97,7 +114,19 @@ impl<const W: usize> WriteTransfer<W> {
             acked: 0,
             resent: 0,
             verifier_changes: 0,
+            commit_every: 0,
+            since_commit: 0,
+            covers: RangeSet::new(),
+            covers_verf: None,
         }
+    }
+
+    /// Also COMMITs during the transfer, each time `bytes` more were acknowledged UNSTABLE
+    /// (0: only at the end, the default), while the WRITEs go on: if the server restarts,
+    /// only what was written since the last COMMIT is sent again.
+    pub fn commit_every(mut self, bytes: u64) -> Self {
+        self.commit_every = bytes;
+        self
     }
 
     fn committing(&self) -> bool {
@@ -107,8 +136,12 @@ impl<const W: usize> WriteTransfer<W> {
     /// What to send next, if anything (see the module docs). Does not change the machine: the
     /// same answer comes until the matching `send_*` call.
     pub fn poll_transmit(&self) -> Option<Next> {
-        if self.committing() || self.inflight.len() >= self.window {
+        if self.inflight.len() >= self.window {
             return None;
+        }
+        let committing = self.committing();
+        if !committing && self.commit_every > 0 && self.since_commit >= self.commit_every && !self.unstable.is_empty() {
+            return Some(Next::Commit);
         }
         let chunk = u64::from(self.chunk);
         if let Some((s, e)) = self.resend.first() {
@@ -117,6 +150,7 @@ impl<const W: usize> WriteTransfer<W> {
         if self.next < self.end {
             return Some(Next::Write(Chunk { offset: self.next, len: (self.end - self.next).min(chunk) as u32 }));
         }
+        // The last COMMIT goes once every WRITE was answered.
         if self.inflight.is_empty() && !self.unstable.is_empty() {
             return Some(Next::Commit);
         }
@@ -135,14 +169,47 @@ impl<const W: usize> WriteTransfer<W> {
         data: &[u8],
         buf: &mut [u8],
     ) -> Result<(u32, usize), Error> {
-        if self.poll_transmit() != Some(Next::Write(chunk)) || data.len() != chunk.len as usize {
+        if data.len() != chunk.len as usize {
+            return Err(Error::Misuse);
+        }
+        self.check_write(chunk)?;
+        let args = WriteArgs { file: self.fh.wire(), offset: chunk.offset, stable: self.stable, data };
+        let (xid, len) = calls::write(c, now, cred, &args, buf)?;
+        self.sent(xid, chunk);
+        Ok((xid, len))
+    }
+
+    /// [`WriteTransfer::send_write`] without the data: encodes the WRITE of `chunk` into `buf`
+    /// leaving room for its bytes (see [`calls::write_in_place`]); returns the xid, the
+    /// message's length and the range of `buf` the driver must fill with the chunk's bytes
+    /// before sending the message.
+    pub fn send_write_in_place<const N: usize>(
+        &mut self,
+        c: &mut Client<N>,
+        now: Instant,
+        cred: &Credential<'_>,
+        chunk: Chunk,
+        buf: &mut [u8],
+    ) -> Result<(u32, usize, Range<usize>), Error> {
+        self.check_write(chunk)?;
+        let (xid, len, data) =
+            calls::write_in_place(c, now, cred, self.fh.wire(), chunk.offset, self.stable, chunk.len, buf)?;
+        self.sent(xid, chunk);
+        Ok((xid, len, data))
+    }
+
+    fn check_write(&self, chunk: Chunk) -> Result<(), Error> {
+        if self.poll_transmit() != Some(Next::Write(chunk)) {
             return Err(Error::Misuse);
         }
         if self.inflight.is_full() {
             return Err(Error::Full);
         }
-        let args = WriteArgs { file: self.fh.wire(), offset: chunk.offset, stable: self.stable, data };
-        let (xid, len) = calls::write(c, now, cred, &args, buf)?;
+        Ok(())
+    }
+
+    /// The WRITE of `chunk` went out as `xid` (checked by `check_write` before).
+    fn sent(&mut self, xid: u32, chunk: Chunk) {
         let end = chunk.offset + u64::from(chunk.len);
         if self.resend.first().is_some_and(|(s, _)| s == chunk.offset) {
             self.resend.pop_front(u64::from(chunk.len));
@@ -150,9 +217,8 @@ impl<const W: usize> WriteTransfer<W> {
         } else {
             self.next = end;
         }
-        // Cannot fail: checked above.
+        // Cannot fail: checked before.
         let _ = self.inflight.push((xid, Call::Write(chunk)));
-        Ok((xid, len))
     }
 
     /// Encodes the COMMIT of the whole file into `buf`; returns the xid and length.
@@ -170,6 +236,10 @@ impl<const W: usize> WriteTransfer<W> {
         let args = CommitArgs { file: self.fh.wire(), offset: 0, count: 0 };
         let (xid, len) = calls::commit(c, now, cred, &args, buf)?;
         self.inflight.push((xid, Call::Commit)).map_err(|_| Error::Full)?;
+        // It covers what was acknowledged before it went out, not the WRITEs still in flight.
+        self.covers = self.unstable.clone();
+        self.covers_verf = self.verf;
+        self.since_commit = 0;
         Ok((xid, len))
     }
 
@@ -227,6 +297,7 @@ impl<const W: usize> WriteTransfer<W> {
         if self.verf != Some(ok.verf) {
             self.new_verifier(ok.verf)?;
         }
+        self.since_commit += u64::from(ok.count);
         self.unstable.insert(start, done).map_err(|_| Error::Full)
     }
 
@@ -235,12 +306,24 @@ impl<const W: usize> WriteTransfer<W> {
             NfsRes::Ok(ok) => ok,
             NfsRes::Fail(s, _) => return Err(Error::Status(s)),
         };
-        if self.verf == Some(ok.verf) {
-            self.unstable.clear();
-            Ok(())
-        } else {
-            self.new_verifier(ok.verf)
+        let covers = core::mem::take(&mut self.covers);
+        let covers_verf = self.covers_verf.take();
+        if self.dead.contains(&ok.verf) {
+            // From a server instance that is gone: what it covered is queued again already.
+            return Ok(());
         }
+        if self.verf != Some(ok.verf) {
+            return self.new_verifier(ok.verf);
+        }
+        // Safe now: what was acknowledged under this verifier before the COMMIT went out (if
+        // the verifier changed in between, the server that answered is not the one that took
+        // those WRITEs, and nothing is cleared).
+        if covers_verf == Some(ok.verf) {
+            for (s, e) in covers.iter() {
+                self.unstable.remove(s, e).map_err(|_| Error::Full)?;
+            }
+        }
+        Ok(())
     }
 
     /// A call of this transfer timed out (soft semantics): the transfer fails.

@@ -185,3 +185,37 @@ fn list_cursor_refuses_an_empty_page_without_eof() {
     assert_eq!(cur.advance_readdir(&page), Err(Error::Protocol));
     let _ = FileHandle::default();
 }
+
+#[test]
+fn write_in_place_makes_the_message_write_makes() {
+    let cr = cred();
+    let fh = Fh::new(&[7; 20]).unwrap();
+    for n in [0usize, 1, 3, 4, 5, 1000] {
+        let data: std::vec::Vec<u8> = (0..n).map(|i| i as u8 ^ 0x5a).collect();
+        let (mut a, mut b) = (rpc_client(), rpc_client());
+        let now = crate::time::Instant::ZERO;
+        let mut want = [0xffu8; 1200];
+        let args = WriteArgs { file: fh.wire(), offset: 1 << 40, stable: StableHow::Unstable, data: &data };
+        let (xa, la) = write(&mut a, now, &cr, &args, &mut want).unwrap();
+        let mut got = [0xffu8; 1200];
+        let (xb, lb, at) =
+            write_in_place(&mut b, now, &cr, fh.wire(), 1 << 40, StableHow::Unstable, n as u32, &mut got).unwrap();
+        assert_eq!(at.len(), n);
+        got[at].copy_from_slice(&data);
+        assert_eq!((xa, la), (xb, lb));
+        assert_eq!(want[..la], got[..lb]);
+    }
+    // No room for the data: the call never starts.
+    let mut c = rpc_client();
+    let mut small = [0u8; 300];
+    let r = write_in_place(&mut c, crate::time::Instant::ZERO, &cr, fh.wire(), 0, StableHow::Unstable, 200, &mut small);
+    assert_eq!(r, Err(crate::rpc::client::ClientError::Encode(crate::xdr::Error::BufferFull)));
+    assert_eq!(c.pending(), 0);
+    let r = write_in_place(&mut c, crate::time::Instant::ZERO, &cr, fh.wire(), 0, StableHow::Unstable, 400, &mut small);
+    assert!(r.is_err());
+    assert_eq!(c.pending(), 0);
+}
+
+fn rpc_client() -> crate::rpc::client::Client<4> {
+    crate::rpc::client::Client::new(ClientConfig::datagram(), 77)
+}
