@@ -44,7 +44,12 @@ pub(crate) fn fs_error(errno: i32) -> FsError {
 
 /// [`fs_error`] of an [`io::Error`] (one without an `errno` is [`FsError::Io`]).
 pub(crate) fn io_err(e: io::Error) -> FsError {
-    e.raw_os_error().map_or(FsError::Io, fs_error)
+    let mapped = e.raw_os_error().map_or(FsError::Io, fs_error);
+    if mapped == FsError::ServerFault {
+        // Rare and never the client's fault: worth a line in the server's log.
+        tracing::warn!("host call failed: {e}: answered as a server fault");
+    }
+    mapped
 }
 
 /// The `errno` of an [`io::Error`] (0 when it has none).
