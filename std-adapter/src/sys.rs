@@ -266,3 +266,13 @@ pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> io::Result<()> {
     // SAFETY: `path` is a NUL-terminated string that lives for the call.
     check(unsafe { libc::umount2(path.as_ptr(), flags) }).map(drop)
 }
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the inode number of `name` in `dir`.
+pub(crate) fn ino_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<u64> {
+    // SAFETY: an all-zero `struct stat` is a valid value of that plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated and outlives the call; `st` is a valid `struct stat`
+    // the kernel writes.
+    check(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st.st_ino)
+}

@@ -100,6 +100,8 @@ pub(super) enum Want {
 #[derive(Debug)]
 struct Entry {
     path: Arc<File>,
+    /// The object's inode number (to forget it when its name is removed).
+    ino: u64,
     read: Option<Arc<File>>,
     write: Option<Arc<File>>,
     regular: bool,
@@ -238,7 +240,14 @@ impl SoftState {
 
     /// Caches `path` (an `O_PATH` descriptor of the object `fh` names) and, when given, the
     /// descriptor opened for `want`. Evicts the least recently used entry when full.
-    pub(super) fn insert(&self, fh: &Handle, path: Arc<File>, regular: bool, data: Option<(Want, Arc<File>)>) {
+    pub(super) fn insert(
+        &self,
+        fh: &Handle,
+        path: Arc<File>,
+        ino: u64,
+        regular: bool,
+        data: Option<(Want, Arc<File>)>,
+    ) {
         if !self.enabled() {
             return;
         }
@@ -249,13 +258,19 @@ impl SoftState {
         {
             map.remove(&oldest);
         }
-        let mut e = Entry { path, read: None, write: None, regular, used: Instant::now(), next: 0, run: 0, advised: 0 };
+        let mut e =
+            Entry { path, ino, read: None, write: None, regular, used: Instant::now(), next: 0, run: 0, advised: 0 };
         match data {
             Some((Want::Read, f)) => e.read = Some(f),
             Some((Want::Write, f)) => e.write = Some(f),
             _ => {}
         }
         map.insert(*fh, e);
+    }
+
+    /// Closes the entries of inode `ino` (a name of it is about to be removed or replaced).
+    pub(super) fn forget_inode(&self, ino: u64) {
+        self.lock().retain(|_, e| e.ino != ino);
     }
 
     /// Records a READ of `len` bytes at `offset` of `fh` and gives the kernel a read-ahead

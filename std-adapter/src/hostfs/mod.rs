@@ -308,12 +308,12 @@ impl HostFs {
         data_check(how, &meta)?;
         let file = match want {
             Want::Path => {
-                self.soft.insert(fh, file.clone(), meta.is_file(), None);
+                self.soft.insert(fh, file.clone(), meta.ino(), meta.is_file(), None);
                 file
             }
             _ => {
                 let data = Arc::new(reopen_raw(&file, want == Want::Write).map_err(Fresh::from_io)?);
-                self.soft.insert(fh, file, true, Some((want, data.clone())));
+                self.soft.insert(fh, file, meta.ino(), true, Some((want, data.clone())));
                 data
             }
         };

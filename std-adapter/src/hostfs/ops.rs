@@ -158,6 +158,7 @@ impl HostFs {
     pub(super) fn unlink_impl(&self, dir: &Handle, name: &[u8], directory: bool) -> FsResult<()> {
         let name = new_component(name)?;
         let (d, _) = self.dir(dir)?;
+        self.forget_name(&d, &name);
         let flags = if directory { libc::AT_REMOVEDIR } else { 0 };
         sys::unlinkat(d.as_fd(), &name, flags).map_err(|e| match errno(&e) {
             // Some file systems report a non-empty directory as EEXIST.
@@ -170,10 +171,21 @@ impl HostFs {
         let (from, to) = (new_component(from)?, new_component(to)?);
         let (fd, _) = self.dir(from_dir)?;
         let (td, _) = self.dir(to_dir)?;
+        self.forget_name(&td, &to);
         sys::renameat(fd.as_fd(), &from, td.as_fd(), &to).map_err(|e| match errno(&e) {
             libc::EEXIST => FsError::NotEmpty,
             _ => io_err(e),
         })
+    }
+
+    /// Closes the cached descriptors of the object `name` in `dir` is about to stop naming, so
+    /// that removing its last name frees it at once, as without the cache.
+    fn forget_name(&self, dir: &File, name: &CStr) {
+        if self.soft.enabled()
+            && let Ok(ino) = sys::ino_at(dir.as_fd(), name)
+        {
+            self.soft.forget_inode(ino);
+        }
     }
 
     pub(super) fn link_impl(&self, fh: &Handle, dir: &Handle, name: &[u8]) -> FsResult<()> {

@@ -50,6 +50,27 @@ fn hits_are_counted_and_a_file_removed_on_the_host_is_stale() {
 }
 
 #[test]
+fn removing_a_name_through_the_server_closes_its_cached_descriptors() {
+    let mut s = Setup::new("cache-forget");
+    let root = s.root();
+    let f = create(&mut s.fs, &root, "f");
+    let g = create(&mut s.fs, &root, "g");
+    s.fs.write(&ctx(), &f, 0, b"data", Stability::Unstable).unwrap();
+    s.fs.getattr(&g).unwrap();
+    let before = s.fs.soft_state().len();
+    s.fs.remove(&ctx(), &root, b"f").unwrap();
+    assert_eq!(s.fs.soft_state().len(), before - 1, "the removed file's entry is gone");
+    // Renaming over g forgets g (its last name goes), not the renamed file.
+    let h = create(&mut s.fs, &root, "h");
+    s.fs.getattr(&h).unwrap();
+    let before = s.fs.soft_state().len();
+    s.fs.rename(&ctx(), &root, b"h", &root, b"g").unwrap();
+    assert_eq!(s.fs.soft_state().len(), before - 1);
+    assert_eq!(s.fs.getattr(&g), Err(FsError::Stale));
+    assert!(s.fs.getattr(&h).is_ok());
+}
+
+#[test]
 fn a_file_replaced_by_rename_on_the_host_is_stale_and_the_new_one_is_read() {
     let mut s = Setup::new("cache-replace");
     let root = s.root();
