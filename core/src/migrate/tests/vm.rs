@@ -61,7 +61,7 @@ fn kinds_dirty_bits_and_install() {
     assert!(set.is_empty());
 
     // A layout change is a change: unmapping and mapping are reported like writes.
-    drop(v);
+    let _ = v;
     p.mem.unmap(&mut s, 18, 2);
     assert!(p.mem.map_zero(30, 1));
     p.write_guest(&mut s, 0x4000, &[1]).unwrap();
@@ -152,7 +152,7 @@ fn migrate(strategy: Strategy, src: &mut Node) -> (Node, crate::migrate::Metrics
         if source.owns_process() && !src.stopped {
             let vpn = 4 + step % 8;
             src.proc.write_guest(&mut src.store, vpn * 4096 + (step % 1000) * 4, &step.to_le_bytes()).unwrap();
-            let brk = if step % 2 == 0 { 22 * 4096 } else { 21 * 4096 + 8 };
+            let brk = if step.is_multiple_of(2) { 22 * 4096 } else { 21 * 4096 + 8 };
             src.proc.cb.brk = brk;
             src.proc.mem.unmap(&mut src.store, 20, 4);
             assert!(src.proc.mem.map_zero(20, brk.div_ceil(4096) - 20));
