@@ -1,0 +1,152 @@
+//! The scheduler thread: slices of the node's runnable processes, their host calls inside
+//! the slice, and what a slice tells a migration pump (a page fault, an end).
+//!
+//! A process runs only when it is live, not ended, not stopped by a migration, not handed
+//! off and not blocked on a remote page. A slice ends at the budget, when every thread
+//! waits, at a page fault, or at the end; host calls are answered before the next `run`, so
+//! between two slices no call is outstanding.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tern_core::proc::{Event, FaultKind};
+use tern_core::time::Instant;
+
+use super::{Entry, Input, LiveProc, NodeFs, Shared, State, host_fault, lock};
+use crate::run::{HeapStore, Outcome, Services};
+use crate::server::core_now;
+
+/// What one slice of a process ended with.
+enum Slice {
+    Busy,
+    Wait(Option<Instant>),
+    PageFault(u32),
+    Ended(Outcome),
+}
+
+pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
+    let mut st = lock(&shared.state);
+    while !shared.shutdown.load(Ordering::SeqCst) {
+        let now = core_now();
+        let (busy, wake, notes) = turn(&mut st, now, shared.opts.budget);
+        for (tx, input) in notes {
+            let _ = tx.send(input);
+        }
+        if busy {
+            // Let the pumps and RPC threads in between slices.
+            drop(st);
+            std::thread::yield_now();
+            st = lock(&shared.state);
+            continue;
+        }
+        if !st.kicked {
+            let wait = wake.map_or(Duration::from_millis(200), |t| {
+                Duration::from_micros(t.as_micros().saturating_sub(now.as_micros()).clamp(50, 200_000))
+            });
+            st = shared.kick.wait_timeout(st, wait).map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        }
+        st.kicked = false;
+    }
+}
+
+type Notes = Vec<(std::sync::mpsc::Sender<Input>, Input)>;
+
+/// One slice of every runnable process: whether any can run at once, the earliest time a
+/// waiting one wakes, and the inputs for migration pumps.
+fn turn<F: NodeFs>(st: &mut State<F>, now: Instant, budget: u64) -> (bool, Option<Instant>, Notes) {
+    let mut busy = false;
+    let mut wake: Option<Instant> = None;
+    let mut notes = Notes::new();
+    let State { store, services, procs, .. } = st;
+    for entry in procs.values_mut() {
+        let Entry::Live(lp) = entry else { continue };
+        if lp.outcome.is_some() || lp.stopped || lp.handed_off || lp.fault.is_some() {
+            continue;
+        }
+        match lp.waiting {
+            Some(Some(t)) if t > now => {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+                continue;
+            }
+            Some(None) => continue,
+            _ => lp.waiting = None,
+        }
+        let budget = budget * u64::from(lp.throttle.max(1)) / 100;
+        match slice(lp, store, services, now, budget.max(1000)) {
+            Slice::Busy => busy = true,
+            Slice::Wait(t) => {
+                lp.waiting = Some(t);
+                if let Some(t) = t {
+                    wake = Some(wake.map_or(t, |w| w.min(t)));
+                }
+            }
+            Slice::PageFault(vpn) => match &lp.pump {
+                Some(tx) => {
+                    lp.fault = Some(vpn);
+                    notes.push((tx.clone(), Input::Fault(vpn)));
+                }
+                // A page that is not here and no migration to fetch it from: a host bug.
+                None => end(lp, store, host_fault(FaultKind::LostFrame, vpn << 12), &mut notes),
+            },
+            Slice::Ended(o) => end(lp, store, o, &mut notes),
+        }
+    }
+    if std::mem::take(&mut services.woke) {
+        for entry in procs.values_mut() {
+            if let Entry::Live(lp) = entry
+                && lp.outcome.is_none()
+            {
+                lp.process.wake_parked();
+                if lp.waiting == Some(None) {
+                    lp.waiting = None;
+                }
+                busy = true;
+            }
+        }
+    }
+    (busy, wake, notes)
+}
+
+/// Records the end of a process; frees its frames unless a migration still reads them (its
+/// pump frees them when it is done).
+fn end(lp: &mut LiveProc, store: &mut HeapStore, o: Outcome, notes: &mut Notes) {
+    lp.outcome = Some(o);
+    match &lp.pump {
+        Some(tx) => notes.push((tx.clone(), Input::Ended)),
+        None => lp.process.mem.clear(store),
+    }
+}
+
+fn slice<F: NodeFs>(
+    lp: &mut LiveProc,
+    store: &mut HeapStore,
+    services: &mut Services<F>,
+    now: Instant,
+    budget: u64,
+) -> Slice {
+    let LiveProc { process: p, console, .. } = lp;
+    let start = p.cb.instret;
+    loop {
+        let left = budget.saturating_sub(p.cb.instret.wrapping_sub(start));
+        if left == 0 {
+            return Slice::Busy;
+        }
+        match p.run(store, now, left) {
+            Event::Budget => return Slice::Busy,
+            Event::Call { call, .. } => {
+                let reply = services.serve(&mut **p, store, call, &mut |b| LiveProc::console_out(console, b));
+                if p.complete(store, reply).is_err() {
+                    // A reply the VM refuses is a bug of this host: end the process loudly.
+                    return Slice::Ended(host_fault(FaultKind::BadSyscallArg, 0));
+                }
+                if services.woke {
+                    return Slice::Busy;
+                }
+            }
+            Event::Idle { wake_at } => return Slice::Wait(wake_at),
+            Event::PageFault { vpn } => return Slice::PageFault(vpn),
+            Event::Exited { code } => return Slice::Ended(Outcome::Exited(code)),
+            Event::Faulted(f) => return Slice::Ended(Outcome::Faulted(f)),
+        }
+    }
+}
