@@ -546,7 +546,10 @@ fn wait_guest(id: u64, node: &str) -> Result<(), Failure> {
     match r.state {
         ProcState::Faulted => Err(fail(121, format!("process {id}: guest fault: {}", r.note))),
         _ => {
-            eprintln!("process {id} exited with status {}", r.code);
+            eprintln!(
+                "process {id} exited with status {} ({} instructions, memory checksum {:016x})",
+                r.code, r.instret, r.checksum
+            );
             if r.code == 0 { Ok(()) } else { Err(fail(r.code as u8, "")) }
         }
     }

@@ -157,12 +157,14 @@ pub fn strategy_name(s: Strategy) -> &'static str {
     }
 }
 
-/// Receives what arrived, waiting at most until `deadline` for the first input.
+/// Receives what arrived, waiting at most `wait` for the first input (zero: not at all).
 fn receive(rx: &Receiver<Input>, wait: Duration) -> Vec<Input> {
     let mut v = Vec::new();
-    match rx.recv_timeout(wait) {
-        Ok(i) => v.push(i),
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return v,
+    if !wait.is_zero() {
+        match rx.recv_timeout(wait) {
+            Ok(i) => v.push(i),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return v,
+        }
     }
     v.extend(rx.try_iter());
     v
@@ -185,9 +187,11 @@ pub(crate) fn start_source<F: NodeFs>(
     let mid = MigrationId(shared.tag | shared.next_mid.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
     let (tx, rx) = channel();
     {
-        let mut st = lock(&shared.state);
-        let Some(Entry::Live(lp)) = st.procs.get_mut(&pid) else {
-            return Err((status::NO_PROCESS, "no such process on this node"));
+        let mut st = shared.state();
+        let lp = match st.procs.get_mut(&pid) {
+            Some(Entry::Live(lp)) => lp,
+            Some(Entry::Moved { .. }) => return Err((status::NO_PROCESS, "the process moved to another node")),
+            None => return Err((status::NO_PROCESS, "no such process on this node")),
         };
         if lp.outcome.is_some() {
             return Err((status::BUSY, "the process has ended"));
@@ -195,7 +199,11 @@ pub(crate) fn start_source<F: NodeFs>(
         if lp.pump.is_some() || lp.process.mem.remote_pages() > 0 {
             return Err((status::BUSY, "the process is migrating (or still fetching pages)"));
         }
-        lp.pump = Some(tx.clone());
+        // Channels are this node's (a later step makes them follow the process).
+        if lp.process.cb.channels.iter().any(Option::is_some) {
+            return Err((status::BUSY, "the process has open channel ends, which cannot follow it yet"));
+        }
+        lp.pump = Some((mid, tx.clone()));
         let report = MigrationReport {
             found: true,
             state: "offering".into(),
@@ -211,7 +219,7 @@ pub(crate) fn start_source<F: NodeFs>(
         .spawn(move || source_pump(&s, pid, mid, strategy, &to, &rx));
     if spawned.is_err() {
         lock(&shared.router).remove(&mid);
-        let mut st = lock(&shared.state);
+        let mut st = shared.state();
         if let Some(Entry::Live(lp)) = st.procs.get_mut(&pid) {
             lp.pump = None;
         }
@@ -265,7 +273,7 @@ fn source_pump<F: NodeFs>(
     let mut ctl = vec![0u8; CONTROL_MAX];
     let cfg = shared.opts.migrate;
     let started = {
-        let mut st = lock(&shared.state);
+        let mut st = shared.state();
         let State { store, procs, reports, .. } = &mut *st;
         let Some(Entry::Live(lp)) = procs.get_mut(&pid) else { return };
         let s = Source::new(core_now(), mid, strategy, cfg, &view(lp, store), &mut words, &mut ctl);
@@ -286,9 +294,13 @@ fn source_pump<F: NodeFs>(
     };
     let mut buf = vec![0u8; MAX_MSG_LEN];
     let mut ended = false;
+    let mut first = true;
     loop {
         let mut frames = Vec::new();
-        for i in receive(rx, wait_for(source.poll_timeout())) {
+        // The first step at once (the offer is due); later ones on an input or a timer.
+        let wait = if first { Duration::ZERO } else { wait_for(source.poll_timeout()) };
+        first = false;
+        for i in receive(rx, wait) {
             match i {
                 Input::Frame(b, _) => frames.push(b),
                 Input::Ended => ended = true,
@@ -297,7 +309,7 @@ fn source_pump<F: NodeFs>(
         }
         let mut out = Vec::new();
         let finished = {
-            let mut st = lock(&shared.state);
+            let mut st = shared.state();
             let now = core_now();
             let State { store, procs, reports, .. } = &mut *st;
             let Some(Entry::Live(lp)) = procs.get_mut(&pid) else { break };
@@ -318,12 +330,14 @@ fn source_pump<F: NodeFs>(
             }
             let mut kick = false;
             while let Some(e) = source.poll_event() {
-                match e {
-                    Event::HandedOff => lp.handed_off = true,
-                    Event::Throttle { percent } => lp.throttle = percent.clamp(1, 100),
-                    _ => {}
+                if let Event::Throttle { percent } = e {
+                    lp.throttle = percent.clamp(1, 100);
                 }
                 kick = true;
+            }
+            // The state is authoritative (events are hints): never run it here once handed off.
+            if !source.owns_process() {
+                lp.handed_off = true;
             }
             if let Some(r) = reports.get_mut(&mid.0) {
                 fill_report(r, &source);
@@ -401,14 +415,18 @@ fn dest_pump<F: NodeFs>(
     {
         let mut lp = Box::new(LiveProc::new(String::new(), new_process()));
         lp.stopped = true;
-        lp.pump = Some(tx);
-        lock(&shared.state).incoming.insert(mid, lp);
+        lp.pump = Some((mid, tx));
+        shared.state().incoming.insert(mid, lp);
     }
     let mut pid: Option<u64> = None;
     let mut faults: Vec<u32> = Vec::new();
+    let mut first = true;
     loop {
         let mut frames = Vec::new();
-        for i in receive(rx, wait_for(dest.poll_timeout())) {
+        // The first step at once (the acceptance is due); later ones on an input or a timer.
+        let wait = if first { Duration::ZERO } else { wait_for(dest.poll_timeout()) };
+        first = false;
+        for i in receive(rx, wait) {
             match i {
                 Input::Frame(b, from) => {
                     frames.push(b);
@@ -420,7 +438,7 @@ fn dest_pump<F: NodeFs>(
         }
         let mut out = Vec::new();
         let finished = {
-            let mut st = lock(&shared.state);
+            let mut st = shared.state();
             let now = core_now();
             let finished = dest_step(&mut st, &mut dest, mid, &mut pid, &frames, &mut faults, now, &mut out, &mut buf);
             shared.kick(&mut st);
@@ -490,18 +508,23 @@ fn dest_step<F>(
     while let Some(n) = dest.poll_transmit(now, buf) {
         out.push(buf[..n].to_vec());
     }
-    let mut resumed = false;
-    while let Some(e) = dest.poll_event() {
-        match e {
-            Event::PageArrived { vpn } if lp.fault == Some(vpn) => lp.fault = None,
-            Event::Resumed => resumed = true,
-            _ => {}
-        }
+    // Events are hints (the queue drops the oldest when full): act on the state instead.
+    while dest.poll_event().is_some() {}
+    if let Some(vpn) = lp.fault
+        && lp.process.mem.page(vpn).is_some_and(|p| p.present)
+    {
+        lp.fault = None;
     }
+    let resumed = dest.owns_process();
     let finished = dest.is_finished();
-    if finished {
+    // Every page is here: the process no longer needs this migration (it may even move again
+    // while the confirmation is still going out).
+    if (finished || dest.state() == DestState::Complete) && lp.pump.as_ref().is_some_and(|(m, _)| *m == mid) {
         lp.pump = None;
         if lp.outcome.is_some() {
+            if lp.checksum == 0 {
+                lp.checksum = lp.process.mem.checksum(store).unwrap_or(0);
+            }
             lp.process.mem.clear(store);
         }
     }

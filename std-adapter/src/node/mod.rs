@@ -82,7 +82,7 @@ pub struct NodeOptions {
 impl NodeOptions {
     /// Defaults for a node on `listen`.
     pub fn new(listen: SocketAddr) -> Self {
-        NodeOptions { listen, advertise: None, migrate: Config::default(), budget: 200_000 }
+        NodeOptions { listen, advertise: None, migrate: Config::default(), budget: 50_000 }
     }
 }
 
@@ -102,8 +102,11 @@ pub(crate) struct LiveProc {
     pub(crate) throttle: u8,
     pub(crate) console: Vec<u8>,
     pub(crate) outcome: Option<Outcome>,
-    /// The pump of the migration this process is in (as source or destination).
-    pub(crate) pump: Option<Sender<Input>>,
+    /// The checksum of its memory when it ended ([`AddressSpace::checksum`](tern_core::proc::AddressSpace::checksum)).
+    pub(crate) checksum: u64,
+    /// The pump of the migration this process is in (as source, or as a destination still
+    /// fetching pages), with its migration's id.
+    pub(crate) pump: Option<(MigrationId, Sender<Input>)>,
 }
 
 impl LiveProc {
@@ -118,6 +121,7 @@ impl LiveProc {
             throttle: 100,
             console: Vec::new(),
             outcome: None,
+            checksum: 0,
             pump: None,
         }
     }
@@ -169,6 +173,9 @@ pub(crate) struct Shared<F> {
     pub(crate) next_pid: AtomicU64,
     pub(crate) next_mid: AtomicU64,
     pub(crate) shutdown: AtomicBool,
+    /// Threads other than the scheduler waiting for `state` (the scheduler lets them in
+    /// between slices).
+    pub(crate) waiters: std::sync::atomic::AtomicUsize,
 }
 
 /// Locks a mutex even if a thread panicked while holding it.
@@ -177,6 +184,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<F> Shared<F> {
+    /// Locks the state for a pump or an RPC (the scheduler gives way between its slices).
+    pub(crate) fn state(&self) -> MutexGuard<'_, State<F>> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let g = lock(&self.state);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        g
+    }
+
     /// Wakes the scheduler (a process may run now).
     pub(crate) fn kick(&self, st: &mut State<F>) {
         st.kicked = true;
@@ -261,6 +276,7 @@ pub fn start<F: NodeFs>(listener: TcpListener, fs: Option<F>, opts: NodeOptions)
         next_pid: AtomicU64::new(1),
         next_mid: AtomicU64::new(1),
         shutdown: AtomicBool::new(false),
+        waiters: std::sync::atomic::AtomicUsize::new(0),
     });
     let scfg = ServerConfig {
         max_record: proto::MAX_ELF as usize + 64 * 1024,

@@ -11,7 +11,7 @@
 //! | 2 | PS | void | `PsEntry<1024>` |
 //! | 3 | MIGRATE | pid, destination `string<255>`, strategy | status, migration id, message |
 //! | 4 | MIGRATION | migration id | [`MigrationReport`] |
-//! | 5 | WAIT | pid | [`WaitReply`] (does not block: the caller polls) |
+//! | 5 | WAIT | pid | [`WaitReply`]: state, exit code, note, console, instructions, memory checksum (does not block: the caller polls) |
 //! | 6 | FRAMES | reply address `string<255>`, `opaque<MAX_MSG_LEN><256>` | void |
 //!
 //! FRAMES carries migration messages ([`tern_core::migrate::Msg`], one per opaque) one way:
@@ -416,17 +416,23 @@ pub struct WaitReply {
     pub note: String,
     /// Its console output so far (complete once it ended).
     pub console: Vec<u8>,
+    /// Instructions it retired (so far).
+    pub instret: u64,
+    /// The checksum of its memory when it ended (0 before).
+    pub checksum: u64,
 }
 
 impl WaitReply {
     /// XDR bytes.
     pub fn to_xdr(&self) -> xdr::Result<Vec<u8>> {
         let console = &self.console[self.console.len().saturating_sub(MAX_CONSOLE as usize)..];
-        encode(32 + self.note.len() + console.len(), |w| {
+        encode(48 + self.note.len() + console.len(), |w| {
             w.put_u32(self.state as u32)?;
             w.put_u32(self.code as u32)?;
             put_str(w, &self.note, MAX_STR)?;
-            w.put_var_opaque(console, MAX_CONSOLE)
+            w.put_var_opaque(console, MAX_CONSOLE)?;
+            w.put_u64(self.instret)?;
+            w.put_u64(self.checksum)
         })
     }
 
@@ -438,6 +444,8 @@ impl WaitReply {
             code: r.u32()? as i32,
             note: string(&mut r, MAX_STR)?,
             console: r.var_opaque(MAX_CONSOLE)?.to_vec(),
+            instret: r.u64()?,
+            checksum: r.u64()?,
         };
         r.finish()?;
         Ok(v)
@@ -487,7 +495,14 @@ mod tests {
         assert_eq!(SpawnArgs::from_xdr(&s.to_xdr().unwrap()).unwrap(), s);
         let m = MigrationReport { found: true, state: "copying".into(), rounds: 3, rtt_us: 9, ..Default::default() };
         assert_eq!(MigrationReport::from_xdr(&m.to_xdr().unwrap()).unwrap(), m);
-        let w = WaitReply { state: ProcState::Exited, code: -3, note: String::new(), console: b"hi\n".to_vec() };
+        let w = WaitReply {
+            state: ProcState::Exited,
+            code: -3,
+            note: String::new(),
+            console: b"hi\n".to_vec(),
+            instret: 7,
+            checksum: 1 << 60,
+        };
         assert_eq!(WaitReply::from_xdr(&w.to_xdr().unwrap()).unwrap(), w);
         let ps = vec![PsEntry {
             pid: 5,

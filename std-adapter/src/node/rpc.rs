@@ -58,7 +58,7 @@ fn spawn<F: NodeFs>(shared: &Shared<F>, a: SpawnArgs) -> IdReply {
     let pid = shared.tag | shared.next_pid.fetch_add(1, Ordering::SeqCst);
     let argv: Vec<&[u8]> = a.args.iter().map(|s| s.as_bytes()).collect();
     let mut process = new_process();
-    let mut st = lock(&shared.state);
+    let mut st = shared.state();
     let opts = LoadOptions { pid, home: shared.tag >> 32, stack_pages: 64 };
     if let Err(e) = process.load(&mut st.store, &a.elf, &argv, opts) {
         return IdReply { status: status::BAD_ELF, id: 0, message: e.to_string() };
@@ -77,7 +77,7 @@ fn outcome_state(o: &Option<Outcome>) -> (ProcState, i32, String) {
 }
 
 fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
-    let st = lock(&shared.state);
+    let st = shared.state();
     st.procs
         .iter()
         .map(|(&pid, e)| match e {
@@ -138,19 +138,32 @@ fn migrate<F: NodeFs>(shared: &Arc<Shared<F>>, a: MigrateArgs) -> IdReply {
 }
 
 fn report<F: NodeFs>(shared: &Shared<F>, mid: u64) -> proto::MigrationReport {
-    lock(&shared.state).reports.get(&mid).cloned().unwrap_or_default()
+    shared.state().reports.get(&mid).cloned().unwrap_or_default()
 }
 
 fn wait<F: NodeFs>(shared: &Shared<F>, pid: u64) -> WaitReply {
-    let st = lock(&shared.state);
+    let st = shared.state();
     match st.procs.get(&pid) {
-        None => WaitReply { state: ProcState::Unknown, code: 0, note: String::new(), console: Vec::new() },
-        Some(Entry::Moved { to, .. }) => {
-            WaitReply { state: ProcState::Moved, code: 0, note: to.clone(), console: Vec::new() }
-        }
+        None => WaitReply {
+            state: ProcState::Unknown,
+            code: 0,
+            note: String::new(),
+            console: Vec::new(),
+            instret: 0,
+            checksum: 0,
+        },
+        Some(Entry::Moved { to, .. }) => WaitReply {
+            state: ProcState::Moved,
+            code: 0,
+            note: to.clone(),
+            console: Vec::new(),
+            instret: 0,
+            checksum: 0,
+        },
         Some(Entry::Live(lp)) => {
             let (state, code, note) = outcome_state(&lp.outcome);
-            WaitReply { state, code, note, console: lp.console.clone() }
+            let (instret, checksum) = (lp.process.cb.instret, lp.checksum);
+            WaitReply { state, code, note, console: lp.console.clone(), instret, checksum }
         }
     }
 }

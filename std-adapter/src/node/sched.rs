@@ -33,9 +33,14 @@ pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
             let _ = tx.send(input);
         }
         if busy {
-            // Let the pumps and RPC threads in between slices.
+            // Let the pumps and RPC threads in between slices (a mutex is not fair: wait until
+            // the waiting ones had their turn, a few milliseconds at most).
             drop(st);
+            let t = std::time::Instant::now();
             std::thread::yield_now();
+            while shared.waiters.load(Ordering::SeqCst) > 0 && t.elapsed() < Duration::from_millis(5) {
+                std::thread::sleep(Duration::from_micros(20));
+            }
             st = lock(&shared.state);
             continue;
         }
@@ -81,7 +86,7 @@ fn turn<F: NodeFs>(st: &mut State<F>, now: Instant, budget: u64) -> (bool, Optio
                 }
             }
             Slice::PageFault(vpn) => match &lp.pump {
-                Some(tx) => {
+                Some((_, tx)) => {
                     lp.fault = Some(vpn);
                     notes.push((tx.clone(), Input::Fault(vpn)));
                 }
@@ -111,8 +116,10 @@ fn turn<F: NodeFs>(st: &mut State<F>, now: Instant, budget: u64) -> (bool, Optio
 /// pump frees them when it is done).
 fn end(lp: &mut LiveProc, store: &mut HeapStore, o: Outcome, notes: &mut Notes) {
     lp.outcome = Some(o);
+    // With pages still remote (post-copy) the destination's pump takes it once they are here.
+    lp.checksum = lp.process.mem.checksum(store).unwrap_or(0);
     match &lp.pump {
-        Some(tx) => notes.push((tx.clone(), Input::Ended)),
+        Some((_, tx)) => notes.push((tx.clone(), Input::Ended)),
         None => lp.process.mem.clear(store),
     }
 }
