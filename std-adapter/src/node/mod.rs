@@ -82,7 +82,10 @@ pub struct NodeOptions {
 impl NodeOptions {
     /// Defaults for a node on `listen`.
     pub fn new(listen: SocketAddr) -> Self {
-        NodeOptions { listen, advertise: None, migrate: Config::default(), budget: 50_000 }
+        // A short slice keeps the pumps' wait for the lock short (about 0.3 ms of a release
+        // build's VM); pushes get a wider window than the core's default on a host's links.
+        let migrate = Config { push_window_bytes: 256 * 1024, ..Config::default() };
+        NodeOptions { listen, advertise: None, migrate, budget: 20_000 }
     }
 }
 
