@@ -221,6 +221,8 @@ struct Proxy {
     addr: String,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     stop: Arc<AtomicBool>,
+    /// While set, new connections are closed at once.
+    down: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -229,7 +231,8 @@ impl Proxy {
         let addr = l.local_addr().unwrap().to_string();
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (c, st, target) = (conns.clone(), stop.clone(), target.to_string());
+        let down = Arc::new(AtomicBool::new(false));
+        let (c, st, dn, target) = (conns.clone(), stop.clone(), down.clone(), target.to_string());
         l.set_nonblocking(true).unwrap();
         std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
@@ -237,6 +240,9 @@ impl Proxy {
                     std::thread::sleep(Duration::from_millis(2));
                     continue;
                 };
+                if dn.load(Ordering::SeqCst) {
+                    continue;
+                }
                 inbound.set_nonblocking(false).unwrap();
                 let Ok(out) = TcpStream::connect(&target) else { continue };
                 let (i2, o2) = (inbound.try_clone().unwrap(), out.try_clone().unwrap());
@@ -249,7 +255,7 @@ impl Proxy {
                 }
             }
         });
-        Proxy { addr, conns, stop }
+        Proxy { addr, conns, stop, down }
     }
 
     /// Kills every connection open through the proxy (new ones still work).
@@ -391,4 +397,111 @@ fn hostile_migration_streams_are_refused_and_harm_no_process() {
     let mut c = RpcClient::tcp(a.addr.parse().unwrap(), Duration::from_secs(5)).unwrap();
     assert!(c.call(proto::PROGRAM, proto::VERSION, proto::FRAMES, &proto::Raw(&[0, 0, 0, 200, 1])).is_err());
     assert_eq!(wait(&pid, &a.addr), reference);
+}
+
+/// The in-process failure trials: two nodes of this test process (the same code as `tern
+/// node`), each reached by the other only through a proxy that a chaos thread keeps killing
+/// (every connection, every few milliseconds) and now and then takes down for longer than the
+/// link timeout (so migrations abort before their commit, and wait after it). `TRIALS`
+/// migrations per strategy, run a batch at a time: each process ends exactly once, on one
+/// node, with the output of a run that never moved.
+#[test]
+fn failure_trials_every_strategy_exactly_once() {
+    use tern_core::time::Duration as CoreDuration;
+    use tern_std::node::{NodeOptions, start};
+    // CI runs 30 per strategy (about half a minute); NODE_TRIALS=100 (or more) for the full soak.
+    let trials: usize = std::env::var("NODE_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let la = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lb = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a_addr, b_addr) = (la.local_addr().unwrap(), lb.local_addr().unwrap());
+    let proxy_a = Proxy::new(&a_addr.to_string());
+    let proxy_b = Proxy::new(&b_addr.to_string());
+    let opts = |addr, adv: &Proxy| {
+        let mut o = NodeOptions::new(addr);
+        o.advertise = Some(adv.addr.clone());
+        o.migrate.link_timeout = CoreDuration::from_millis(150);
+        o.migrate.initial_rto = CoreDuration::from_millis(20);
+        o.migrate.max_rto = CoreDuration::from_millis(60);
+        o
+    };
+    let na = start::<tern_std::hostfs::HostFs>(la, None, opts(a_addr, &proxy_a)).unwrap();
+    let nb = start::<tern_std::hostfs::HostFs>(lb, None, opts(b_addr, &proxy_b)).unwrap();
+    let (a, b) = (a_addr.to_string(), b_addr.to_string());
+    let g = guest("memory-worker");
+    let args: Vec<String> = ["16", "40", "4", "1500"].map(String::from).to_vec();
+    use tern_std::cli::node as cli;
+    let reference = cli::wait(cli::spawn(&a, &g, &args).unwrap(), &a).unwrap();
+    assert_eq!(reference.code, 0);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let chaos = {
+        let (ka, kb, stop) = (proxy_a.kill_handle(), proxy_b.kill_handle(), stop.clone());
+        let (da, db) = (proxy_a.down.clone(), proxy_b.down.clone());
+        std::thread::spawn(move || {
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            while !stop.load(Ordering::SeqCst) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                std::thread::sleep(Duration::from_millis(2 + x % 25));
+                match x % 16 {
+                    0 => {
+                        // Down for longer than the link timeout.
+                        let d = if x & 16 == 0 { &da } else { &db };
+                        d.store(true, Ordering::SeqCst);
+                        kill_all(&ka);
+                        kill_all(&kb);
+                        std::thread::sleep(Duration::from_millis(160 + (x >> 8) % 250));
+                        d.store(false, Ordering::SeqCst);
+                    }
+                    1..=6 => kill_all(&ka),
+                    7..=12 => kill_all(&kb),
+                    _ => {}
+                }
+            }
+        })
+    };
+    let (mut moved, mut stayed) = (0, 0);
+    for st in ["stop-copy", "pre-copy", "post-copy", "hybrid"] {
+        let strategy = cli::parse_strategy(st).unwrap();
+        let mut done = 0;
+        while done < trials {
+            let batch = (trials - done).min(10);
+            let results: Vec<bool> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..batch)
+                    .map(|k| {
+                        let (a, b, g, args, pb, reference) = (&a, &b, &g, &args, &proxy_b.addr, &reference);
+                        s.spawn(move || {
+                            let pid = cli::spawn(a, g, args).unwrap();
+                            std::thread::sleep(Duration::from_millis((k as u64 * 7) % 30));
+                            let r = cli::migrate(pid, a, pb, strategy);
+                            let end = cli::wait(pid, a).unwrap();
+                            assert_eq!((end.code, &end.console), (reference.code, &reference.console), "{st} {pid}");
+                            assert_eq!((end.instret, end.checksum), (reference.instret, reference.checksum));
+                            let here = |node: &str| {
+                                let mut c = RpcClient::tcp(node.parse().unwrap(), Duration::from_secs(30)).unwrap();
+                                let list = c.call(proto::PROGRAM, proto::VERSION, proto::PS, &()).unwrap();
+                                proto::ps_from_xdr(&list)
+                                    .unwrap()
+                                    .iter()
+                                    .filter(|e| e.pid == pid && e.state != proto::ProcState::Moved)
+                                    .count()
+                            };
+                            assert_eq!(here(a) + here(b), 1, "{st} {pid}: exactly one node has it");
+                            r.is_ok_and(|r| r.moved)
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            moved += results.iter().filter(|m| **m).count();
+            stayed += results.iter().filter(|m| !**m).count();
+            done += batch;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    chaos.join().unwrap();
+    eprintln!("{moved} trials moved the process, {stayed} left it at the source");
+    assert!(moved > 0 && stayed > 0, "the chaos exercised both outcomes");
+    drop((na, nb));
 }

@@ -33,7 +33,7 @@
 use super::{Migratable, PAGE_SIZE, PageContent, PageKind, PageSet, ProcessError};
 use crate::proc::{ControlBlock, MemFault, PageStore, Process, Status};
 
-/// A process and its page store, seen through [`Migratable`] (see the [module docs](self)).
+/// A process and its page store, seen through [`Migratable`]: dirty bits and layout changes from the page table, the control block as [`ControlBlock::encode`] bytes, stop and resume as a run switch the runner keeps.
 pub struct VmProcess<'a, const P: usize, S: PageStore + ?Sized> {
     process: &'a mut Process<P>,
     store: &'a mut S,

@@ -22,6 +22,8 @@ use crate::node::{NodeFs, NodeOptions};
 
 /// How often `migrate` and `wait` ask.
 const POLL: Duration = Duration::from_millis(20);
+/// How long `wait` keeps asking a node that does not answer.
+const WAIT_UNREACHABLE: Duration = Duration::from_secs(10);
 
 /// What `tern node` serves.
 #[derive(Debug, Clone)]
@@ -292,11 +294,37 @@ pub fn print_report(pid: u64, to: &str, r: &MigrationReport, json: bool) -> Resu
 /// returns how it ended, with its whole console output.
 pub fn wait(pid: u64, node: &str) -> Result<WaitReply, CliError> {
     let mut node = node.to_string();
-    let mut c = connect(&node)?;
+    let mut c: Option<RpcClient> = None;
     let mut hops = 0;
+    // A node unreachable for a moment (a link blip, a node restarting its listener) is asked
+    // again; unreachable for this long, `wait` gives up.
+    let mut unreachable_since: Option<std::time::Instant> = None;
     loop {
-        let r = WaitReply::from_xdr(&call(&mut c, &node, proto::WAIT, &proto::id_to_xdr(pid))?)
-            .map_err(bad_reply(&node))?;
+        let asked = match c.as_mut() {
+            Some(c) => call(c, &node, proto::WAIT, &proto::id_to_xdr(pid)),
+            None => connect(&node).and_then(|mut n| {
+                let r = call(&mut n, &node, proto::WAIT, &proto::id_to_xdr(pid));
+                c = Some(n);
+                r
+            }),
+        };
+        let bytes = match asked {
+            Ok(b) => {
+                unreachable_since = None;
+                b
+            }
+            Err(e) if e.code == exit::UNREACHABLE => {
+                c = None;
+                let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > WAIT_UNREACHABLE {
+                    return Err(e);
+                }
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let r = WaitReply::from_xdr(&bytes).map_err(bad_reply(&node))?;
         match r.state {
             ProcState::Exited | ProcState::Faulted => return Ok(r),
             ProcState::Unknown => {
@@ -308,7 +336,7 @@ pub fn wait(pid: u64, node: &str) -> Result<WaitReply, CliError> {
                     return Err(CliError::new(exit::PROTOCOL, format!("process {pid}: too many forwarding hops")));
                 }
                 node = r.note;
-                c = connect(&node)?;
+                c = None;
             }
             ProcState::Running | ProcState::Stopped => std::thread::sleep(POLL),
         }

@@ -2,7 +2,7 @@
 //! controlled through its ONC RPC program ([`proto`]).
 //!
 //! # Threads and state
-//! One [`State`] behind one mutex holds the processes of the node (their control blocks and
+//! One `State` behind one mutex holds the processes of the node (their control blocks and
 //! page tables, one [`HeapStore`] of frames, the [`Services`] for their host calls). Three
 //! kinds of threads take it in turn, each for a short step:
 //! - the **scheduler** gives every runnable process a slice of [`NodeOptions::budget`]

@@ -6,6 +6,7 @@
 //! waits, at a page fault, or at the end; host calls are answered before the next `run`, so
 //! between two slices no call is outstanding.
 
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -26,75 +27,93 @@ enum Slice {
 
 pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
     let mut st = lock(&shared.state);
+    // Round-robin over the process table, one slice per lock hold: the pumps and RPC threads
+    // get the lock between any two slices.
+    let mut cursor = 0u64;
+    let mut busy = false;
+    let mut wake: Option<Instant> = None;
     while !shared.shutdown.load(Ordering::SeqCst) {
         let now = core_now();
-        let (busy, wake, notes) = turn(&mut st, now, shared.opts.budget);
-        for (tx, input) in notes {
-            let _ = tx.send(input);
-        }
-        if busy {
-            // Let the pumps and RPC threads in between slices (a mutex is not fair: wait until
-            // the waiting ones had their turn, a few milliseconds at most).
-            drop(st);
-            let t = std::time::Instant::now();
-            std::thread::yield_now();
-            while shared.waiters.load(Ordering::SeqCst) > 0 && t.elapsed() < Duration::from_millis(5) {
-                std::thread::sleep(Duration::from_micros(20));
+        let next = st.procs.range((Excluded(cursor), Unbounded)).map(|(p, _)| *p).next();
+        if let Some(pid) = next {
+            cursor = pid;
+            let mut notes = Notes::new();
+            let (b, w) = turn(&mut st, pid, now, shared.opts.budget, &mut notes);
+            busy |= b;
+            wake = match (wake, w) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            for (tx, input) in notes {
+                let _ = tx.send(input);
             }
-            st = lock(&shared.state);
+            if b && shared.waiters.load(Ordering::SeqCst) > 0 {
+                // A mutex is not fair: let the waiting threads have their turn first.
+                drop(st);
+                let t = std::time::Instant::now();
+                std::thread::yield_now();
+                while shared.waiters.load(Ordering::SeqCst) > 0 && t.elapsed() < Duration::from_millis(5) {
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+                st = lock(&shared.state);
+            }
             continue;
         }
-        if !st.kicked {
+        // The end of a round.
+        cursor = 0;
+        if !std::mem::take(&mut busy) && !st.kicked {
             let wait = wake.map_or(Duration::from_millis(200), |t| {
                 Duration::from_micros(t.as_micros().saturating_sub(now.as_micros()).clamp(50, 200_000))
             });
             st = shared.kick.wait_timeout(st, wait).map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        } else if shared.waiters.load(Ordering::SeqCst) > 0 {
+            drop(st);
+            std::thread::yield_now();
+            st = lock(&shared.state);
         }
+        wake = None;
         st.kicked = false;
     }
 }
 
 type Notes = Vec<(std::sync::mpsc::Sender<Input>, Input)>;
 
-/// One slice of every runnable process: whether any can run at once, the earliest time a
-/// waiting one wakes, and the inputs for migration pumps.
-fn turn<F: NodeFs>(st: &mut State<F>, now: Instant, budget: u64) -> (bool, Option<Instant>, Notes) {
-    let mut busy = false;
-    let mut wake: Option<Instant> = None;
-    let mut notes = Notes::new();
+/// One slice of process `pid` if it may run: whether it can run again at once, and when it
+/// wakes if it waits; inputs for migration pumps go to `notes`.
+fn turn<F: NodeFs>(
+    st: &mut State<F>,
+    pid: u64,
+    now: Instant,
+    budget: u64,
+    notes: &mut Notes,
+) -> (bool, Option<Instant>) {
     let State { store, services, procs, .. } = st;
-    for entry in procs.values_mut() {
-        let Entry::Live(lp) = entry else { continue };
-        if lp.outcome.is_some() || lp.stopped || lp.handed_off || lp.fault.is_some() {
-            continue;
+    let Some(Entry::Live(lp)) = procs.get_mut(&pid) else { return (false, None) };
+    if lp.outcome.is_some() || lp.stopped || lp.handed_off || lp.fault.is_some() {
+        return (false, None);
+    }
+    match lp.waiting {
+        Some(Some(t)) if t > now => return (false, Some(t)),
+        Some(None) => return (false, None),
+        _ => lp.waiting = None,
+    }
+    let budget = budget * u64::from(lp.throttle.max(1)) / 100;
+    let mut result = (false, None);
+    match slice(lp, store, services, now, budget.max(1000)) {
+        Slice::Busy => result.0 = true,
+        Slice::Wait(t) => {
+            lp.waiting = Some(t);
+            result.1 = t;
         }
-        match lp.waiting {
-            Some(Some(t)) if t > now => {
-                wake = Some(wake.map_or(t, |w| w.min(t)));
-                continue;
+        Slice::PageFault(vpn) => match &lp.pump {
+            Some((_, tx)) => {
+                lp.fault = Some(vpn);
+                notes.push((tx.clone(), Input::Fault(vpn)));
             }
-            Some(None) => continue,
-            _ => lp.waiting = None,
-        }
-        let budget = budget * u64::from(lp.throttle.max(1)) / 100;
-        match slice(lp, store, services, now, budget.max(1000)) {
-            Slice::Busy => busy = true,
-            Slice::Wait(t) => {
-                lp.waiting = Some(t);
-                if let Some(t) = t {
-                    wake = Some(wake.map_or(t, |w| w.min(t)));
-                }
-            }
-            Slice::PageFault(vpn) => match &lp.pump {
-                Some((_, tx)) => {
-                    lp.fault = Some(vpn);
-                    notes.push((tx.clone(), Input::Fault(vpn)));
-                }
-                // A page that is not here and no migration to fetch it from: a host bug.
-                None => end(lp, store, host_fault(FaultKind::LostFrame, vpn << 12), &mut notes),
-            },
-            Slice::Ended(o) => end(lp, store, o, &mut notes),
-        }
+            // A page that is not here and no migration to fetch it from: a host bug.
+            None => end(lp, store, host_fault(FaultKind::LostFrame, vpn << 12), notes),
+        },
+        Slice::Ended(o) => end(lp, store, o, notes),
     }
     if std::mem::take(&mut services.woke) {
         for entry in procs.values_mut() {
@@ -105,11 +124,11 @@ fn turn<F: NodeFs>(st: &mut State<F>, now: Instant, budget: u64) -> (bool, Optio
                 if lp.waiting == Some(None) {
                     lp.waiting = None;
                 }
-                busy = true;
             }
         }
+        result.0 = true;
     }
-    (busy, wake, notes)
+    result
 }
 
 /// Records the end of a process; frees its frames unless a migration still reads them (its
