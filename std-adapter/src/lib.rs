@@ -17,6 +17,7 @@ pub mod client;
 pub mod fuse;
 pub mod hostfs;
 pub mod nfs;
+pub mod node;
 pub mod portmap;
 pub mod run;
 pub mod serve;

@@ -13,6 +13,8 @@
 //!   [`handle_timeout`](Source::handle_timeout), and drain [`poll_event`](Source::poll_event).
 //!   Time is always an argument; nothing reads a clock, allocates, or panics on peer input.
 //! - [`Metrics`]: downtime, total time, bytes and pages sent, rounds, remote faults.
+//! - [`VmProcess`]: the VM's processes ([`proc::Process`](crate::proc::Process) and their
+//!   page store) as a [`Migratable`].
 //!
 //! # Transport
 //! One message per frame, in both directions, over any transport that may lose, duplicate,
@@ -117,6 +119,7 @@ mod metrics;
 mod process;
 mod rtt;
 mod source;
+mod vm;
 mod window;
 
 #[cfg(test)]
@@ -127,6 +130,7 @@ pub use metrics::{DestMetrics, Metrics, StopReason};
 pub use msg::{AbortReason, Body, MigrationId, Msg, RefuseReason, Strategy};
 pub use process::{Migratable, PageContent, PageKind, PageSet, ProcessError};
 pub use source::{Source, SourceState};
+pub use vm::VmProcess;
 
 use crate::time::Duration;
 

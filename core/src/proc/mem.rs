@@ -12,8 +12,11 @@
 //!   the caller installs the page ([`AddressSpace::install_page`]) and runs again.
 //!
 //! Invariants: every write by the guest, by a system call or through [`AddressSpace::write_bytes`]
-//! sets the page's dirty bit (exact dirty tracking for pre-copy); only the migration layer clears
-//! it. A range operation ([`AddressSpace::check_range`], `read_bytes`, `write_bytes`) checks the
+//! sets the page's dirty bit (exact dirty tracking for pre-copy), and so does every change of
+//! the layout ([`AddressSpace::map_zero`] of a page not mapped, [`AddressSpace::unmap`] of a
+//! mapped one: an unmapped page keeps its dirty bit until it is taken), so a migration that
+//! copies the dirty pages also copies the changes of `brk`; only the migration layer clears
+//! it ([`AddressSpace::take_dirty`]); installing a page leaves it clean. A range operation ([`AddressSpace::check_range`], `read_bytes`, `write_bytes`) checks the
 //! whole range before touching any byte, so a fault never leaves a partial write behind. An
 //! address space must always be used with the same store; frames are freed only through it.
 
@@ -234,7 +237,7 @@ impl<const P: usize> AddressSpace<P> {
         self.pte.iter().filter(|e| *e & RESIDENT != 0).count()
     }
 
-    /// Pages with the dirty bit set.
+    /// Pages with the dirty bit set (unmapped ones included).
     pub fn dirty_pages(&self) -> usize {
         self.pte.iter().filter(|e| *e & DIRTY != 0).count()
     }
@@ -245,26 +248,39 @@ impl<const P: usize> AddressSpace<P> {
     }
 
     /// Maps pages `[first, first + count)` as zero pages (already mapped pages are left as
-    /// they are). `false` (and nothing changed) when the range leaves the address space.
+    /// they are; the newly mapped ones are dirty). `false` (and nothing changed) when the range
+    /// leaves the address space.
     pub fn map_zero(&mut self, first: u32, count: u32) -> bool {
         let end = (first as usize).saturating_add(count as usize);
         let Some(range) = self.pte.get_mut(first as usize..end) else { return false };
         for e in range {
             if *e & MAPPED == 0 {
-                *e = MAPPED;
+                *e = MAPPED | DIRTY;
             }
         }
         true
     }
 
-    /// Unmaps pages `[first, first + count)`, returning their frames to `store`.
+    /// Unmaps pages `[first, first + count)`, returning their frames to `store`; the pages that
+    /// were mapped stay dirty (unmapped) until [`take_dirty`](Self::take_dirty).
     pub fn unmap<S: PageStore + ?Sized>(&mut self, store: &mut S, first: u32, count: u32) {
         for vpn in first..first.saturating_add(count) {
             if let Some(e) = self.pte.get_mut(vpn as usize) {
                 if *e & RESIDENT != 0 {
                     store.free(FrameId(*e & FRAME));
                 }
-                *e = 0;
+                *e = if *e & MAPPED != 0 { DIRTY } else { *e };
+            }
+        }
+    }
+
+    /// Calls `f` with every page whose dirty bit is set (written, newly mapped, or unmapped
+    /// since the last call), lowest first, and clears the bits.
+    pub fn take_dirty(&mut self, mut f: impl FnMut(u32)) {
+        for (vpn, e) in self.pte.iter_mut().enumerate() {
+            if *e & DIRTY != 0 {
+                *e &= !DIRTY;
+                f(vpn as u32);
             }
         }
     }
@@ -292,9 +308,7 @@ impl<const P: usize> AddressSpace<P> {
             if *e & RESIDENT != 0 {
                 store.free(FrameId(*e & FRAME));
             }
-            if *e & MAPPED != 0 {
-                *e = MAPPED | REMOTE;
-            }
+            *e = if *e & MAPPED != 0 { MAPPED | REMOTE } else { 0 };
         }
     }
 

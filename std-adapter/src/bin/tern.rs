@@ -85,6 +85,69 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run a node: runs guest processes and sends and accepts their migrations, controlled
+    /// through Tern's node RPC program (0x20746e01) on the same address.
+    Node {
+        /// Address to listen on (HOST:PORT).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: String,
+        /// The address other nodes reach this one at (default: the listen address).
+        #[arg(long, value_name = "ADDR:PORT")]
+        advertise: Option<String>,
+        /// Directory the guests see as `/` (HostFs: needs CAP_DAC_READ_SEARCH).
+        #[arg(long, value_name = "DIR")]
+        root: Option<std::path::PathBuf>,
+        /// Where HostFs keeps its handle secret: nodes sharing it (and --root) accept each
+        /// other's file handles, so open files survive a migration between them.
+        #[arg(long, value_name = "DIR", requires = "root")]
+        state: Option<std::path::PathBuf>,
+        /// An NFS export the guests see as `/` (nfs://HOST/EXPORT).
+        #[arg(long, value_name = "URL", conflicts_with = "root")]
+        nfs: Option<String>,
+    },
+    /// Start a guest on a node and print its process id.
+    Spawn {
+        /// The node (ADDR:PORT).
+        #[arg(long, value_name = "ADDR:PORT")]
+        node: String,
+        /// The guest ELF.
+        guest: std::path::PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// List a node's processes (running, stopped by a migration, ended, or moved away).
+    Ps {
+        /// The node (ADDR:PORT).
+        #[arg(long, value_name = "ADDR:PORT")]
+        node: String,
+    },
+    /// Move a running process to another node and print the migration's figures.
+    Migrate {
+        /// Process id.
+        id: u64,
+        /// The node it runs on.
+        #[arg(long, value_name = "ADDR:PORT")]
+        from: String,
+        /// The node to move it to.
+        #[arg(long, value_name = "ADDR:PORT")]
+        to: String,
+        /// stop-copy, pre-copy, post-copy or hybrid.
+        #[arg(long, value_parser = tern_std::cli::node::parse_strategy)]
+        strategy: tern_core::migrate::Strategy,
+        /// Print the figures as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait for a process to end (following it across nodes), print its console output, and
+    /// exit with its exit status (121 if it faulted).
+    Wait {
+        /// Process id.
+        id: u64,
+        /// A node it ran on.
+        #[arg(long, value_name = "ADDR:PORT")]
+        node: String,
+    },
     /// Query a portmapper or ping an RPC program.
     Rpcinfo {
         #[command(subcommand)]
@@ -365,6 +428,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Rpcinfo { what } => rpcinfo(what),
+        Cmd::Node { listen, advertise, root, state, nfs } => {
+            let a = tern_std::cli::node::NodeArgs { listen, advertise, root, state, nfs };
+            Ok(tern_std::cli::node::node(&a)?)
+        }
+        Cmd::Spawn { node, guest, args } => {
+            say!("{}", tern_std::cli::node::spawn(&node, &guest, &args)?);
+            Ok(())
+        }
+        Cmd::Ps { node } => Ok(tern_std::cli::node::ps(&node)?),
+        Cmd::Migrate { id, from, to, strategy, json } => {
+            let r = tern_std::cli::node::migrate(id, &from, &to, strategy)?;
+            Ok(tern_std::cli::node::print_report(id, &to, &r, json)?)
+        }
+        Cmd::Wait { id, node } => wait_guest(id, &node),
         Cmd::Run { root, also, guest, args } => run_guest(root, also, guest, args),
         Cmd::Ls { url, long, recursive, net } => Ok(tern_std::cli::ls(&url, long, recursive, &net.opts())?),
         Cmd::Cat { urls, net } => Ok(tern_std::cli::cat(&urls, &net.opts())?),
@@ -458,6 +535,25 @@ fn run_guest(
         Ok(Outcome::Faulted(f)) => Err(fail(121, format!("{}: guest fault: {f}", opts.guest.display()))),
         Err(e @ RunError::Stuck) => Err(fail(122, e.to_string())),
         Err(e) => Err(fail(120, e.to_string())),
+    }
+}
+
+fn wait_guest(id: u64, node: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    use tern_std::node::ProcState;
+    let r = tern_std::cli::node::wait(id, node)?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&r.console);
+    let _ = out.flush();
+    match r.state {
+        ProcState::Faulted => Err(fail(121, format!("process {id}: guest fault: {}", r.note))),
+        _ => {
+            eprintln!(
+                "process {id} exited with status {} ({} instructions, memory checksum {:016x})",
+                r.code, r.instret, r.checksum
+            );
+            if r.code == 0 { Ok(()) } else { Err(fail(r.code as u8, "")) }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 mod cp;
 mod files;
 pub mod mount;
+pub mod node;
 mod progress;
 
 pub use cp::cp;
@@ -61,6 +62,14 @@ pub mod exit {
     pub const NOT_MOUNTED: u8 = 19;
     /// `tern umount`: files are open on the mount.
     pub const BUSY: u8 = 20;
+    /// `tern migrate|wait`: no such process on the node.
+    pub const NO_PROCESS: u8 = 21;
+    /// `tern migrate`: the migration was aborted or refused (the process runs at the source).
+    pub const MIGRATION_FAILED: u8 = 22;
+    /// `tern migrate`: the process cannot move now (ended, migrating, pages still remote).
+    pub const PROCESS_BUSY: u8 = 23;
+    /// `tern spawn`: the node refused the guest ELF or its arguments.
+    pub const BAD_GUEST: u8 = 24;
 
     /// The table for `--help`.
     pub const HELP: &str = "\
@@ -85,7 +94,11 @@ Exit codes:
   17  other error reported by the server (I/O, no space, read-only, ...)
   18  mount refused, or a Tern mount is there already
   19  not a Tern mount
-  20  mount busy (files open)";
+  20  mount busy (files open)
+  21  no such process on the node
+  22  migration aborted or refused (the process still runs at the source)
+  23  the process cannot move now (ended, migrating, or fetching pages)
+  24  the guest ELF or its arguments were refused";
 }
 
 /// A failed command: its exit code and one line for the user.

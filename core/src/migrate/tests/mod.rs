@@ -8,6 +8,7 @@ mod fake;
 mod machines;
 mod measure;
 mod sim;
+mod vm;
 
 use std::vec::Vec;
 

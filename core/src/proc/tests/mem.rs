@@ -12,6 +12,15 @@ fn page_states_and_dirty_bits() {
     assert_eq!(m.load(&s, 0x1000, 4), Err(MemFault::Unmapped(0x1000)));
     assert!(m.map_zero(1, 3));
     assert!(!m.map_zero(15, 2), "range leaving the space");
+    // Mapping is a change a migration must copy: the new pages are dirty.
+    assert_eq!(m.page(1), Some(PageInfo { vpn: 1, present: true, dirty: true, zero: true }));
+    let mut taken = [0u32; 4];
+    let mut n = 0;
+    m.take_dirty(|v| {
+        taken[n] = v;
+        n += 1;
+    });
+    assert_eq!(&taken[..n], &[1, 2, 3]);
     assert_eq!(m.page(1), Some(PageInfo { vpn: 1, present: true, dirty: false, zero: true }));
     // Reads of a zero page allocate nothing.
     assert_eq!(m.load(&s, 0x1ffc, 4), Ok(0));
@@ -42,6 +51,13 @@ fn page_states_and_dirty_bits() {
     assert_eq!(infos, [(1, true), (2, false), (3, true)]);
     m.unmap(&mut s, 2, 1);
     assert_eq!((m.mapped_pages(), s.free_frames()), (2, 4));
+    // Unmapping is a change too: the page stays dirty (and unmapped) until taken.
+    assert_eq!((m.page(2), m.dirty_pages()), (None, 1));
+    m.unmap(&mut s, 5, 1);
+    assert_eq!(m.dirty_pages(), 1, "unmapping an unmapped page changes nothing");
+    let mut taken = None;
+    m.take_dirty(|v| taken = Some(v));
+    assert_eq!((taken, m.dirty_pages()), (Some(2), 0));
 }
 
 #[test]

@@ -1,0 +1,305 @@
+//! `tern node`: a host that runs guest processes and sends and accepts their migrations,
+//! controlled through its ONC RPC program ([`proto`]).
+//!
+//! # Threads and state
+//! One `State` behind one mutex holds the processes of the node (their control blocks and
+//! page tables, one [`HeapStore`] of frames, the [`Services`] for their host calls). Three
+//! kinds of threads take it in turn, each for a short step:
+//! - the **scheduler** gives every runnable process a slice of [`NodeOptions::budget`]
+//!   instructions and performs its host calls inside that slice (so a process is never left
+//!   with a host call outstanding between two slices: a migration only ever sees it between
+//!   calls, or parked on an empty channel, which re-issues the call wherever it runs next);
+//! - one **migration pump** per migration ([`migration`]) drives a core
+//!   [`Source`](tern_core::migrate::Source) or [`Destination`](tern_core::migrate::Destination):
+//!   it feeds it the messages that arrive, its timers and the process's page faults, sends
+//!   what it produces, and applies its events (stop, hand-off, resume, release);
+//! - the RPC server's connection threads answer the control program (spawn, ps, migrate,
+//!   wait) and hand migration messages to the pumps (`FRAMES` calls).
+//!
+//! # Exactly one node runs a process
+//! The scheduler runs a process only while it is not stopped by a migration, not handed off,
+//! and not waiting for a remote page; the pumps flip those switches exactly when the protocol
+//! says (see [`tern_core::migrate`]): the source stops it, commits, and keeps it (stopped) until
+//! the destination confirms it has every page; the destination resumes it on the commit.
+//!
+//! # The console goes with the process
+//! A process's console output is buffered on the node that runs it, in the process's own
+//! record ([`MAX_CONSOLE_KEEP`] bytes, older output beyond that is dropped with a note), and
+//! travels in the migration with the control block. So `tern wait` gets every byte exactly
+//! once from the node where the process ended; a node a process left keeps a forwarding
+//! address (the destination it was handed to), and `tern wait` follows it.
+//!
+//! # Files
+//! The guests' `/` is one [`FileSystem`] per node ([`NodeFs`]): a directory through HostFs
+//! (handles keyed by a secret in a state directory, so two nodes sharing that directory and
+//! secret accept each other's handles) or an NFS export through RemoteFs. Open files are
+//! (handle, offset) in the control block, so they keep working at the destination when both
+//! nodes reach the same export: nothing is told to the server.
+
+pub mod migration;
+mod peers;
+pub mod proto;
+mod rpc;
+mod sched;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tern_core::fs::FileSystem;
+use tern_core::migrate::{Config, MigrationId};
+use tern_core::proc::Fault;
+
+use crate::run::{HeapStore, HostProcess, Outcome, Services};
+use crate::server::{Server, ServerConfig, ServerHandle};
+
+pub use self::migration::Input;
+pub use self::proto::{MigrationReport, ProcState, PsEntry, WaitReply};
+
+/// Console bytes a process keeps (older output is dropped beyond this, with a note).
+pub const MAX_CONSOLE_KEEP: usize = 512 * 1024;
+
+/// The file system a node's guests see as `/`.
+pub trait NodeFs: FileSystem + Send + 'static {}
+impl<F: FileSystem + Send + 'static> NodeFs for F {}
+
+/// How a node runs.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The address other nodes reach this one at (default: the listen address).
+    pub advertise: Option<String>,
+    /// The migration protocol's settings.
+    pub migrate: Config,
+    /// Instructions per scheduling slice of a process.
+    pub budget: u64,
+}
+
+impl NodeOptions {
+    /// Defaults for a node on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        // A short slice keeps the pumps' wait for the lock short (about 0.3 ms of a release
+        // build's VM); pushes get a wider window than the core's default on a host's links.
+        let migrate = Config { push_window_bytes: 256 * 1024, ..Config::default() };
+        NodeOptions { listen, advertise: None, migrate, budget: 20_000 }
+    }
+}
+
+/// One process as the node keeps it.
+pub(crate) struct LiveProc {
+    pub(crate) name: String,
+    pub(crate) process: Box<HostProcess>,
+    /// Stopped by a migration (never run while set).
+    pub(crate) stopped: bool,
+    /// The source handed it off: never run here again.
+    pub(crate) handed_off: bool,
+    /// What the last slice ended with while it waits (a time, or parked).
+    pub(crate) waiting: Option<Option<tern_core::time::Instant>>,
+    /// Blocked on this remote page (post-copy destination).
+    pub(crate) fault: Option<u32>,
+    /// Throttle percentage asked by a pre-copy source.
+    pub(crate) throttle: u8,
+    pub(crate) console: Vec<u8>,
+    pub(crate) outcome: Option<Outcome>,
+    /// The checksum of its memory when it ended ([`AddressSpace::checksum`](tern_core::proc::AddressSpace::checksum)).
+    pub(crate) checksum: u64,
+    /// The pump of the migration this process is in (as source, or as a destination still
+    /// fetching pages), with its migration's id.
+    pub(crate) pump: Option<(MigrationId, Sender<Input>)>,
+}
+
+impl LiveProc {
+    pub(crate) fn new(name: String, process: Box<HostProcess>) -> Self {
+        LiveProc {
+            name,
+            process,
+            stopped: false,
+            handed_off: false,
+            waiting: None,
+            fault: None,
+            throttle: 100,
+            console: Vec::new(),
+            outcome: None,
+            checksum: 0,
+            pump: None,
+        }
+    }
+
+    /// Appends console output, keeping at most [`MAX_CONSOLE_KEEP`] bytes.
+    pub(crate) fn console_out(console: &mut Vec<u8>, b: &[u8]) {
+        console.extend_from_slice(b);
+        if console.len() > MAX_CONSOLE_KEEP {
+            let cut = console.len() - MAX_CONSOLE_KEEP / 2;
+            let note = format!("[tern: {cut} bytes of older console output dropped]\n");
+            console.splice(..cut, note.into_bytes());
+        }
+    }
+}
+
+/// A process table entry.
+pub(crate) enum Entry {
+    /// Here (running, stopped, or ended with its outcome).
+    Live(Box<LiveProc>),
+    /// Handed to the node at this address.
+    Moved { name: String, to: String },
+}
+
+/// Everything the node's threads share under one lock.
+pub(crate) struct State<F> {
+    pub(crate) store: HeapStore,
+    pub(crate) services: Services<F>,
+    pub(crate) procs: BTreeMap<u64, Entry>,
+    /// Processes being received, by migration (not running yet).
+    pub(crate) incoming: HashMap<MigrationId, Box<LiveProc>>,
+    /// Source-side figures of migrations started here.
+    pub(crate) reports: HashMap<u64, MigrationReport>,
+    /// Set by anyone who made a process runnable; the scheduler clears it.
+    pub(crate) kicked: bool,
+}
+
+/// What every thread of a node shares.
+pub(crate) struct Shared<F> {
+    pub(crate) state: Mutex<State<F>>,
+    pub(crate) kick: Condvar,
+    /// Pumps by migration id.
+    pub(crate) router: Mutex<HashMap<MigrationId, Sender<Input>>>,
+    /// Migrations whose destination ended here (late offers for them are ignored).
+    pub(crate) finished: Mutex<HashSet<MigrationId>>,
+    pub(crate) peers: peers::Peers,
+    pub(crate) advertise: String,
+    pub(crate) opts: NodeOptions,
+    pub(crate) tag: u64,
+    pub(crate) next_pid: AtomicU64,
+    pub(crate) next_mid: AtomicU64,
+    pub(crate) shutdown: AtomicBool,
+    /// Threads other than the scheduler waiting for `state` (the scheduler lets them in
+    /// between slices).
+    pub(crate) waiters: std::sync::atomic::AtomicUsize,
+}
+
+/// Locks a mutex even if a thread panicked while holding it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<F> Shared<F> {
+    /// Locks the state for a pump or an RPC (the scheduler gives way between its slices).
+    pub(crate) fn state(&self) -> MutexGuard<'_, State<F>> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let g = lock(&self.state);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        g
+    }
+
+    /// Wakes the scheduler (a process may run now).
+    pub(crate) fn kick(&self, st: &mut State<F>) {
+        st.kicked = true;
+        self.kick.notify_all();
+    }
+}
+
+/// A running node: its address and a way to stop it.
+pub struct NodeHandle {
+    server: Option<ServerHandle>,
+    addr: SocketAddr,
+    stop: Box<dyn Fn() + Send>,
+    sched: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the RPC server and the scheduler (processes are dropped).
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        (self.stop)();
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+        if let Some(t) = self.sched.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Blocks until the node is stopped from another thread (forever for `tern node`).
+    pub fn join(mut self) {
+        if let Some(t) = self.sched.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// A random tag for this node's process and migration ids (so ids from different nodes do
+/// not collide): the high 32 bits of every id it makes.
+fn node_tag() -> u64 {
+    let mut b = [0u8; 4];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).is_err() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        b = (t.as_nanos() as u32 ^ std::process::id()).to_le_bytes();
+    }
+    u64::from(u32::from_le_bytes(b) | 1) << 32
+}
+
+/// Starts a node on `listener` whose guests see `fs` as `/`.
+pub fn start<F: NodeFs>(listener: TcpListener, fs: Option<F>, opts: NodeOptions) -> std::io::Result<NodeHandle> {
+    let addr = listener.local_addr()?;
+    let advertise = opts.advertise.clone().unwrap_or_else(|| addr.to_string());
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            store: HeapStore::new(),
+            services: Services::new(fs),
+            procs: BTreeMap::new(),
+            incoming: HashMap::new(),
+            reports: HashMap::new(),
+            kicked: false,
+        }),
+        kick: Condvar::new(),
+        router: Mutex::new(HashMap::new()),
+        finished: Mutex::new(HashSet::new()),
+        peers: peers::Peers::default(),
+        advertise,
+        opts,
+        tag: node_tag(),
+        next_pid: AtomicU64::new(1),
+        next_mid: AtomicU64::new(1),
+        shutdown: AtomicBool::new(false),
+        waiters: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let scfg = ServerConfig {
+        max_record: proto::MAX_ELF as usize + 64 * 1024,
+        max_reply: proto::MAX_CONSOLE as usize + 64 * 1024,
+        idle_timeout: Duration::from_secs(600),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(rpc::NodeProgram::new(shared.clone()), scfg).spawn(Some(listener), None)?;
+    let s = shared.clone();
+    let sched = std::thread::Builder::new().name("tern-sched".into()).spawn(move || sched::run(&s))?;
+    let s = shared;
+    let stop = Box::new(move || {
+        s.shutdown.store(true, Ordering::SeqCst);
+        let mut st = lock(&s.state);
+        s.kick(&mut st);
+    });
+    Ok(NodeHandle { server: Some(server), addr, stop, sched: Some(sched) })
+}
+
+/// A fault report for a process the node had to end (a page it cannot get, a bad reply).
+pub(crate) fn host_fault(kind: tern_core::proc::FaultKind, addr: u32) -> Outcome {
+    Outcome::Faulted(Fault { tid: 0, pc: 0, kind, addr })
+}
