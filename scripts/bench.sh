@@ -12,6 +12,8 @@ cargo bench -p tern-bench-nfs --bench memfs "${crit[@]}"
 cargo bench -p tern-bench-vm --bench vm "${crit[@]}"
 scripts/bench-nfs.sh
 scripts/bench-client.sh
+scripts/bench-fuse.sh
+scripts/bench-migrate.sh
 command -v cargo-size >/dev/null || cargo install -q --locked cargo-binutils
 rustup component list --installed | grep -q llvm-tools || rustup component add llvm-tools
 (cd examples/board-virt && cargo size --release -- -A)
