@@ -152,3 +152,53 @@ fn remote_fs_is_a_file_system() {
     assert!(fs.fsstat(&root).unwrap().total_bytes > 0);
     assert_eq!(fs.getattr(&d), Err(FsError::Stale));
 }
+
+/// `RemoteFs` reads ahead of a sequential reader: a 5 MiB file read in 128 KiB pieces comes
+/// back exact, a write through the same `RemoteFs` in the middle of the stream is seen by the
+/// next reads, a jump elsewhere reads the right bytes, and data changed on the server's disk
+/// is seen once the read-ahead's age limit has passed.
+#[test]
+fn remote_fs_reads_ahead_without_serving_stale_data() {
+    let (_s, r, _) = serve("client-readahead");
+    let data: Vec<u8> = (0..5u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(r.local("f"), &data).unwrap();
+    let (sess, _) = open(&r, "");
+    let mut fs = RemoteFs::new(sess).unwrap();
+    let ctx = Ctx { now: Time::default(), uid: 0, gid: 0 };
+    let f = fs.lookup(&fs.root(), b"f").unwrap();
+    let read_all = |fs: &mut RemoteFs| {
+        let (mut out, mut buf, mut off) = (Vec::new(), vec![0u8; 128 << 10], 0u64);
+        loop {
+            let (n, eof) = fs.read(&f, off, &mut buf).unwrap();
+            out.extend_from_slice(&buf[..n]);
+            off += n as u64;
+            if eof || n == 0 {
+                return out;
+            }
+        }
+    };
+    assert!(read_all(&mut fs) == data, "sequential read with read-ahead");
+    // A write in the middle of a stream: the following reads see it.
+    let mut buf = vec![0u8; 128 << 10];
+    for i in 0..8u64 {
+        fs.read(&f, i * (128 << 10), &mut buf).unwrap();
+    }
+    fs.write(&ctx, &f, (8 << 17) + 10, b"WRITTEN", Stability::FileSync).unwrap();
+    let (n, _) = fs.read(&f, 8 << 17, &mut buf).unwrap();
+    assert_eq!(n, 128 << 10);
+    assert_eq!(&buf[10..17], b"WRITTEN");
+    // A jump elsewhere.
+    let (n, _) = fs.read(&f, 3 << 20, &mut buf[..1000]).unwrap();
+    assert_eq!((n, &buf[..1000]), (1000, &data[3 << 20..(3 << 20) + 1000]));
+    // Changed on the server's disk while a stream is running: seen after the age limit.
+    for i in 0..4u64 {
+        fs.read(&f, i * (128 << 10), &mut buf).unwrap();
+    }
+    let mut on_disk = std::fs::read(r.local("f")).unwrap();
+    on_disk[(5 << 17) + 3] ^= 0xff;
+    std::fs::write(r.local("f"), &on_disk).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let (_, _) = fs.read(&f, 4 << 17, &mut buf).unwrap();
+    let (_, _) = fs.read(&f, 5 << 17, &mut buf).unwrap();
+    assert_eq!(buf[3], on_disk[(5 << 17) + 3], "data read ahead is not served after its age limit");
+}

@@ -12,6 +12,7 @@
 //! - [`NfsUrl`] (`url`): libnfs-style `nfs://` URLs.
 
 mod conn;
+mod readahead;
 mod records;
 mod remote;
 mod session;

@@ -24,6 +24,7 @@ use tern_core::nfs3::{
     Verifier, fsf,
 };
 
+use super::readahead::ReadAhead;
 use super::{NfsError, Session};
 
 /// An NFS export behind the [`FileSystem`] trait; see the module docs.
@@ -33,6 +34,7 @@ pub struct RemoteFs {
     verifier: [u8; 8],
     long: Vec<Fh>,
     long_index: HashMap<Fh, u64>,
+    ahead: ReadAhead,
 }
 
 fn status_error(s: NfsStat3) -> FsError {
@@ -141,7 +143,14 @@ impl RemoteFs {
             special_files: true,
             case_insensitive: pc.case_insensitive,
         };
-        let mut fs = RemoteFs { s, info, verifier: [0; 8], long: Vec::new(), long_index: HashMap::new() };
+        let mut fs = RemoteFs {
+            s,
+            info,
+            verifier: [0; 8],
+            long: Vec::new(),
+            long_index: HashMap::new(),
+            ahead: ReadAhead::default(),
+        };
         // A long root handle is long handle 0 (what `root` names).
         fs.handle(&root);
         Ok(fs)
@@ -149,6 +158,7 @@ impl RemoteFs {
 
     /// The session underneath (for streaming transfers).
     pub fn session(&mut self) -> &mut Session {
+        self.ahead.reset(&mut self.s);
         &mut self.s
     }
 
@@ -216,11 +226,13 @@ impl FileSystem for RemoteFs {
     }
 
     fn getattr(&mut self, fh: &Handle) -> FsResult<Attr> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         self.s.getattr(&h).map(|a| attr(&a)).map_err(fs_error)
     }
 
     fn setattr(&mut self, _: &Ctx, fh: &Handle, set: &SetAttr) -> FsResult<Attr> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         match self.s.setattr(&h, sattr(set)).map_err(fs_error)? {
             Some(a) => Ok(attr(&a)),
@@ -229,12 +241,14 @@ impl FileSystem for RemoteFs {
     }
 
     fn lookup(&mut self, dir: &Handle, n: &[u8]) -> FsResult<Handle> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         let (h, _) = self.s.lookup(&d, n).map_err(fs_error)?;
         Ok(self.handle(&h))
     }
 
     fn readlink(&mut self, fh: &Handle, out: &mut [u8]) -> FsResult<usize> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         let t = self.s.readlink(&h).map_err(fs_error)?;
         out.get_mut(..t.len()).ok_or(FsError::ServerFault)?.copy_from_slice(&t);
@@ -243,6 +257,9 @@ impl FileSystem for RemoteFs {
 
     fn read(&mut self, fh: &Handle, offset: u64, out: &mut [u8]) -> FsResult<(usize, bool)> {
         let h = self.server_handle(fh)?;
+        if let Some(r) = self.ahead.read(&mut self.s, &h, offset, out) {
+            return r.map_err(fs_error);
+        }
         let mut done = 0;
         let rsize = self.s.io_sizes().rsize as usize;
         while done < out.len() {
@@ -269,6 +286,7 @@ impl FileSystem for RemoteFs {
         data: &[u8],
         stable: Stability,
     ) -> FsResult<(usize, Stability)> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         let how = match stable {
             Stability::Unstable => StableHow::Unstable,
@@ -299,6 +317,7 @@ impl FileSystem for RemoteFs {
     }
 
     fn commit(&mut self, fh: &Handle, offset: u64, count: u32) -> FsResult<()> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         self.verifier = self.s.commit(&h, offset, count).map_err(fs_error)?.0;
         Ok(())
@@ -309,6 +328,7 @@ impl FileSystem for RemoteFs {
     }
 
     fn create(&mut self, _: &Ctx, dir: &Handle, n: &[u8], how: &CreateHow) -> FsResult<Handle> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         let how = match how {
             CreateHow::Unchecked(a) => CreateHow3::Unchecked(sattr(a)),
@@ -320,18 +340,21 @@ impl FileSystem for RemoteFs {
     }
 
     fn mkdir(&mut self, _: &Ctx, dir: &Handle, n: &[u8], a: &SetAttr) -> FsResult<Handle> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         let h = self.s.mkdir(&d, n, sattr(a)).map_err(fs_error)?;
         Ok(self.handle(&h))
     }
 
     fn symlink(&mut self, _: &Ctx, dir: &Handle, n: &[u8], target: &[u8], a: &SetAttr) -> FsResult<Handle> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         let h = self.s.symlink(&d, n, target, sattr(a)).map_err(fs_error)?;
         Ok(self.handle(&h))
     }
 
     fn mknod(&mut self, _: &Ctx, dir: &Handle, n: &[u8], kind: NodeKind, a: &SetAttr) -> FsResult<Handle> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         let dev = |(x, y)| DeviceData3 { dev_attributes: sattr(a), spec: SpecData3 { specdata1: x, specdata2: y } };
         let what = match kind {
@@ -345,22 +368,26 @@ impl FileSystem for RemoteFs {
     }
 
     fn remove(&mut self, _: &Ctx, dir: &Handle, n: &[u8]) -> FsResult<()> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         self.s.remove(&d, n).map_err(fs_error)
     }
 
     fn rmdir(&mut self, _: &Ctx, dir: &Handle, n: &[u8]) -> FsResult<()> {
+        self.ahead.reset(&mut self.s);
         let (d, n) = self.child(dir, n)?;
         self.s.rmdir(&d, n).map_err(fs_error)
     }
 
     fn rename(&mut self, _: &Ctx, from_dir: &Handle, from: &[u8], to_dir: &Handle, to: &[u8]) -> FsResult<()> {
+        self.ahead.reset(&mut self.s);
         let (fd, from) = self.child(from_dir, from)?;
         let td = self.server_handle(to_dir)?;
         self.s.rename(&fd, from, &td, name(to)?).map_err(fs_error)
     }
 
     fn link(&mut self, _: &Ctx, fh: &Handle, dir: &Handle, n: &[u8]) -> FsResult<()> {
+        self.ahead.reset(&mut self.s);
         let f = self.server_handle(fh)?;
         let (d, n) = self.child(dir, n)?;
         self.s.link(&f, &d, n).map_err(fs_error)
@@ -373,6 +400,7 @@ impl FileSystem for RemoteFs {
         verifier: [u8; 8],
         emit: &mut dyn FnMut(&DirEntry<'_>) -> bool,
     ) -> FsResult<ReaddirEnd> {
+        self.ahead.reset(&mut self.s);
         let d = self.server_handle(dir)?;
         let (mut cookie, mut verf) = (cookie, Verifier(verifier));
         let count = self.s.io_sizes().dtsize;
@@ -395,6 +423,7 @@ impl FileSystem for RemoteFs {
     }
 
     fn fsstat(&mut self, fh: &Handle) -> FsResult<FsStat> {
+        self.ahead.reset(&mut self.s);
         let h = self.server_handle(fh)?;
         let st = self.s.fsstat(&h).map_err(fs_error)?;
         Ok(FsStat {
