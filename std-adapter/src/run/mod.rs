@@ -1,8 +1,8 @@
 //! Running guest processes on a host: `tern run GUEST.elf [ARGS]`.
 //!
 //! A [`Node`] owns the processes of this host, their page frames (a [`HeapStore`]) and the
-//! [`Services`] that perform their host calls (files through a [`FileSystem`], channels
-//! between its processes, console output handed to the caller). It is driven like the core's
+//! [`Services`] that perform their host calls (files through a namespace over a
+//! [`FileSystem`], channels between its processes, console output handed to the caller). It is driven like the core's
 //! machines: [`Node::turn`] gives each live process one turn at the time it is given, and
 //! says whether to call again at once, at a time, or never.
 //!
