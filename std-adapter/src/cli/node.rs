@@ -66,7 +66,7 @@ pub fn node(a: &NodeArgs) -> Result<(), CliError> {
                     .and_then(|s| HostFs::new(dir, &s)),
             }
             .map_err(|e| CliError::new(exit::MISSING_DIR, format!("--root {}: {e}", dir.display())))?;
-            serve(listener, Some(fs), opts)
+            serve(listener, Some((fs, crate::run::dir_source(dir))), opts)
         }
         (None, Some(url)) => {
             let u = NfsUrl::parse(url).map_err(|e| CliError::new(exit::BAD_URL, e.to_string()))?;
@@ -76,13 +76,17 @@ pub fn node(a: &NodeArgs) -> Result<(), CliError> {
                 return Err(CliError::new(exit::USAGE, format!("{url}: give the export itself, not a path in it")));
             }
             let fs = RemoteFs::new(session).map_err(|e| CliError::nfs(url, e))?;
-            serve(listener, Some(fs), opts)
+            serve(listener, Some((fs, crate::run::nfs_source(url))), opts)
         }
         (None, None) => serve::<HostFs>(listener, None, opts),
     }
 }
 
-fn serve<F: NodeFs>(listener: TcpListener, fs: Option<F>, opts: NodeOptions) -> Result<(), CliError> {
+fn serve<F: NodeFs>(
+    listener: TcpListener,
+    fs: Option<(F, tern_core::vfs::MountId)>,
+    opts: NodeOptions,
+) -> Result<(), CliError> {
     let term = crate::signals::Termination::install().map_err(|e| CliError::io("signals", e))?;
     let h = crate::node::start(listener, fs, opts).map_err(|e| CliError::io("node", e))?;
     tracing::info!(addr = %h.addr(), "node serving");

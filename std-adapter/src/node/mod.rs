@@ -30,11 +30,13 @@
 //! address (the destination it was handed to), and `tern wait` follows it.
 //!
 //! # Files
-//! The guests' `/` is one [`FileSystem`] per node ([`NodeFs`]): a directory through HostFs
-//! (handles keyed by a secret in a state directory, so two nodes sharing that directory and
-//! secret accept each other's handles) or an NFS export through RemoteFs. Open files are
-//! (handle, offset) in the control block, so they keep working at the destination when both
-//! nodes reach the same export: nothing is told to the server.
+//! The guests' `/` is the root of a namespace ([`Services`]) whose root mount is one
+//! [`FileSystem`] per node ([`NodeFs`]): a directory through HostFs (handles keyed by a secret
+//! in a state directory, so two nodes sharing that directory and secret accept each other's
+//! handles) or an NFS export through RemoteFs, mounted with the id of its source (the
+//! canonical directory or the URL). Open files are (mount number, handle, offset) in the
+//! control block, so they keep working at the destination when both nodes mount the same
+//! source: nothing is told to the server.
 
 pub mod migration;
 mod peers;
@@ -256,8 +258,13 @@ fn node_tag() -> u64 {
     u64::from(u32::from_le_bytes(b) | 1) << 32
 }
 
-/// Starts a node on `listener` whose guests see `fs` as `/`.
-pub fn start<F: NodeFs>(listener: TcpListener, fs: Option<F>, opts: NodeOptions) -> std::io::Result<NodeHandle> {
+/// Starts a node on `listener` whose guests see `fs` as `/`, mounted as their namespace's
+/// root with the given id ([`crate::run::dir_source`] or [`crate::run::nfs_source`]).
+pub fn start<F: NodeFs>(
+    listener: TcpListener,
+    fs: Option<(F, tern_core::vfs::MountId)>,
+    opts: NodeOptions,
+) -> std::io::Result<NodeHandle> {
     let addr = listener.local_addr()?;
     let advertise = opts.advertise.clone().unwrap_or_else(|| addr.to_string());
     let shared = Arc::new(Shared {

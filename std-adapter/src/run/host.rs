@@ -1,17 +1,29 @@
-//! The host side of a process's system calls: files through a [`FileSystem`] (paths resolved
-//! one component at a time from its root, so a guest never leaves it), channels between the
-//! processes of this node, and the console.
+//! The host side of a process's system calls: files through a [`tern_core::vfs::Namespace`]
+//! whose root is the node's [`FileSystem`] (so paths get POSIX resolution: `..` stops at the
+//! root, symlinks are followed within the namespace, permission bits are checked with the
+//! guests' credentials), channels between the processes of this node, and the console.
 //!
-//! Stateless files: a descriptor is (fs id, handle, offset, flags) in the process's own
-//! control block, so nothing here remembers open files. READDIR asks the back end for the
+//! Stateless files: a descriptor is (fs number, handle, offset, flags) in the process's own
+//! control block, so nothing here remembers open files. The fs number is the low 32 bits of
+//! the root's [`MountId`], which derives from the file system's source, so every node given
+//! the same source agrees on it. Each file call builds a namespace over the borrowed file
+//! system, installs the descriptor with `Namespace::import` (which checks the handle is still
+//! live) and performs the call there; the new offset is the VM's to keep. READDIR asks the back end for the
 //! directory's current cookie verifier on every call (a listing resumed after a change the
 //! back end cannot follow restarts with `-EINVAL`, like NFS's BAD_COOKIE).
 
 use std::collections::{HashMap, VecDeque};
 
-use tern_core::fs::{CreateHow, Ctx, FileSystem, FileType, FsError, Handle, SetAttr, Stability, Time};
+use tern_core::fs::{Ctx, FileSystem, FileType, Handle, Time};
 use tern_core::proc::abi::{self, Dirent, Stat, errno};
-use tern_core::proc::{ChanEnd, HostCall, PageStore, Process, Reply};
+use tern_core::proc::{ChanEnd, FdEntry, HostCall, PageStore, Process, Reply};
+use tern_core::vfs::{
+    Cred, DirPos, Fd, Loc, MountFlags, MountId, Namespace, OpenFile, OpenFlags, VfsError, VfsResult, Whence,
+};
+
+/// The per-call namespace: the root mount and the one open file a call works on (open files
+/// live in the process's control block, not here).
+type Ns<'a> = Namespace<'a, 1, 1>;
 
 /// Messages waiting at each end of one channel.
 #[derive(Debug, Default)]
@@ -26,8 +38,8 @@ struct Channel {
 
 /// Files, channels and console output of the processes of one node.
 pub struct Services<F> {
-    /// The file system guests see (file system id 0), if any.
-    pub fs: Option<F>,
+    /// The file system guests see as `/`, if any, and its mount id (see [`Services::new`]).
+    fs: Option<(F, MountId)>,
     /// Identity of created files and time stamps.
     pub ctx: Ctx,
     channels: HashMap<u64, Channel>,
@@ -38,8 +50,11 @@ pub struct Services<F> {
 }
 
 impl<F: FileSystem> Services<F> {
-    /// Services over `fs` (or without files).
-    pub fn new(fs: Option<F>) -> Self {
+    /// Services over `fs` (or without files), mounted as the namespace root with `id`. Give
+    /// [`MountId::of_source`] of a source naming the file system the same way on every node
+    /// (see [`dir_source`](super::dir_source) and [`nfs_source`](super::nfs_source)): descriptors carry (the low bits of) it, so a
+    /// migrated process's open files keep working on a node that mounts the same source.
+    pub fn new(fs: Option<(F, MountId)>) -> Self {
         Services {
             fs,
             ctx: Ctx { now: Time::default(), uid: 0, gid: 0 },
@@ -71,36 +86,26 @@ impl<F: FileSystem> Services<F> {
             }
             HostCall::Open { path, flags } => {
                 let path = guest(p, store, path.addr, path.len)?;
-                let handle = self.open(&path, flags)?;
-                Ok(Reply::Opened { fs: 0, handle })
+                let (fs, handle) = self.open(&path, flags)?;
+                Ok(Reply::Opened { fs, handle })
             }
             HostCall::Read { file, buf, .. } => {
                 let mut data = vec![0u8; buf.len as usize];
-                let (n, _) = self.files()?.read(&file.handle, file.offset, &mut data).map_err(abi::fs_errno)?;
+                let n = self.with_file(&file, |ns, _, fd| ns.read(fd, &mut data))?;
                 p.write_guest(store, buf.addr, &data[..n]).map_err(|_| errno::EFAULT)?;
                 Ok(Reply::Value(n as u64))
             }
             HostCall::Write { file, buf, .. } => {
                 let data = guest(p, store, buf.addr, buf.len)?;
-                let ctx = self.ctx;
-                let fs = self.files()?;
-                let at = if file.flags & abi::O_APPEND != 0 {
-                    fs.getattr(&file.handle).map_err(abi::fs_errno)?.size
-                } else {
-                    file.offset
-                };
-                let (n, _) = fs.write(&ctx, &file.handle, at, &data, Stability::Unstable).map_err(abi::fs_errno)?;
+                let n = self.with_file(&file, |ns, cred, fd| ns.write(cred, fd, &data))?;
                 Ok(Reply::Value(n as u64))
             }
             HostCall::SeekEnd { file, offset, .. } => {
-                let size = self.files()?.getattr(&file.handle).map_err(abi::fs_errno)?.size;
-                match i64::try_from(size).ok().and_then(|s| s.checked_add(offset)) {
-                    Some(n) if n >= 0 => Ok(Reply::Value(n as u64)),
-                    _ => Err(errno::EINVAL),
-                }
+                let n = self.with_file(&file, |ns, _, fd| ns.seek(fd, Whence::End, offset))?;
+                Ok(Reply::Value(n))
             }
             HostCall::Fstat { file, buf, .. } => {
-                let a = self.files()?.getattr(&file.handle).map_err(abi::fs_errno)?;
+                let a = self.with_file(&file, |ns, _, fd| ns.fstat(fd))?;
                 let ftype = match a.ftype {
                     FileType::Regular => abi::ftype::REG,
                     FileType::Directory => abi::ftype::DIR,
@@ -122,7 +127,7 @@ impl<F: FileSystem> Services<F> {
                 Ok(Reply::Value(0))
             }
             HostCall::Readdir { file, buf, .. } => {
-                let (data, cookie) = self.readdir(&file.handle, file.offset, buf.len as usize)?;
+                let (data, cookie) = self.readdir(&file, buf.len as usize)?;
                 p.write_guest(store, buf.addr, &data).map_err(|_| errno::EFAULT)?;
                 Ok(Reply::Listed { len: data.len() as u32, cookie })
             }
@@ -166,46 +171,54 @@ impl<F: FileSystem> Services<F> {
         r.unwrap_or_else(Reply::Error)
     }
 
-    fn files(&mut self) -> Result<&mut F, i32> {
-        self.fs.as_mut().ok_or(errno::ENOENT)
-    }
-
-    /// Resolves `path` from the root (absolute or not: the root is the guest's `/`).
-    fn open(&mut self, path: &[u8], flags: u32) -> Result<Handle, i32> {
+    /// Runs `f` on a namespace whose root is this node's file system, mounted with its
+    /// source's id, with the root's location and the guests' credentials.
+    fn with_ns<R>(&mut self, f: impl FnOnce(&mut Ns<'_>, &Cred<'_>, Loc) -> VfsResult<R>) -> Result<R, i32> {
         let ctx = self.ctx;
-        let fs = self.files()?;
-        let mut parts: Vec<&[u8]> = path.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
-        let last = parts.pop();
-        let mut dir = fs.root();
-        for c in parts {
-            dir = fs.lookup(&dir, c).map_err(abi::fs_errno)?;
-        }
-        let Some(name) = last else { return check_open(fs, dir, flags) };
-        let h = match fs.lookup(&dir, name) {
-            Ok(_) if flags & abi::O_CREAT != 0 && flags & abi::O_EXCL != 0 => return Err(errno::EEXIST),
-            Ok(h) => h,
-            Err(FsError::NoEnt) if flags & abi::O_CREAT != 0 => {
-                let attr = SetAttr { mode: Some(0o644), ..SetAttr::default() };
-                fs.create(&ctx, &dir, name, &CreateHow::Guarded(attr)).map_err(abi::fs_errno)?
-            }
-            Err(e) => return Err(abi::fs_errno(e)),
-        };
-        let h = check_open(fs, h, flags)?;
-        if flags & abi::O_TRUNC != 0 && flags & abi::O_ACCMODE != abi::O_RDONLY {
-            let set = SetAttr { size: Some(0), ..SetAttr::default() };
-            fs.setattr(&ctx, &h, &set).map_err(abi::fs_errno)?;
-        }
-        Ok(h)
+        let (fs, id) = self.fs.as_mut().ok_or(errno::ENOENT)?;
+        let cred = Cred { uid: ctx.uid, gid: ctx.gid, groups: &[], now: ctx.now };
+        let mut ns = Ns::new(fs, *id, MountFlags::default());
+        let root = ns.root();
+        f(&mut ns, &cred, root).map_err(VfsError::errno)
     }
 
-    fn readdir(&mut self, dir: &Handle, cookie: u64, max: usize) -> Result<(Vec<u8>, u64), i32> {
-        let fs = self.files()?;
-        // The current verifier (a stateless client's way to resume a listing).
-        let verifier = fs.readdir(dir, 0, [0; 8], &mut |_| false).map_err(abi::fs_errno)?.verifier;
-        let mut out = vec![0u8; max];
-        let (mut used, mut next) = (0usize, cookie);
-        let end = fs
-            .readdir(dir, cookie, verifier, &mut |e| {
+    /// Runs `f` on the open file a descriptor entry names, installed in the namespace.
+    fn with_file<R>(
+        &mut self,
+        file: &FdEntry,
+        f: impl FnOnce(&mut Ns<'_>, &Cred<'_>, Fd) -> VfsResult<R>,
+    ) -> Result<R, i32> {
+        let mount = self.fs.as_ref().ok_or(errno::ENOENT)?.1;
+        if file.fs != fs_number(mount) {
+            return Err(errno::ESTALE); // a descriptor of a file system this node has not mounted
+        }
+        let flags = OpenFlags::from_bits(file.flags).map_err(VfsError::errno)?.kept();
+        let open = OpenFile { mount, handle: file.handle, offset: file.offset, flags };
+        self.with_ns(|ns, cred, _| {
+            let fd = ns.import(open)?;
+            f(ns, cred, fd)
+        })
+    }
+
+    /// Opens `path` through the namespace (relative paths from the root: a guest has no
+    /// current directory) and returns its handle.
+    fn open(&mut self, path: &[u8], flags: u32) -> Result<(u32, Handle), i32> {
+        let flags = OpenFlags::from_bits(flags).map_err(VfsError::errno)?;
+        self.with_ns(|ns, cred, root| {
+            let fd = ns.open(cred, &root, path, flags, 0o644)?;
+            let f = *ns.file(fd)?;
+            Ok((fs_number(f.mount), f.handle))
+        })
+    }
+
+    fn readdir(&mut self, file: &FdEntry, max: usize) -> Result<(Vec<u8>, u64), i32> {
+        let cookie = file.offset;
+        self.with_file(file, |ns, _, fd| {
+            // The current verifier (a stateless client's way to resume a listing).
+            let verifier = ns.readdir(fd, DirPos::START, &mut |_| false)?.verifier;
+            let mut out = vec![0u8; max];
+            let (mut used, mut next) = (0usize, cookie);
+            let end = ns.readdir(fd, DirPos { cookie, verifier, eof: false }, &mut |e| {
                 let d = Dirent { fileid: e.fileid, cookie: e.cookie, ftype: abi::ftype::UNKNOWN as u16, name: e.name };
                 match out.get_mut(used..).and_then(|rest| d.write(rest)) {
                     Some(n) => {
@@ -215,13 +228,13 @@ impl<F: FileSystem> Services<F> {
                     }
                     None => false,
                 }
-            })
-            .map_err(abi::fs_errno)?;
-        if used == 0 && !end.eof {
-            return Err(errno::EINVAL); // the buffer cannot hold one entry
-        }
-        out.truncate(used);
-        Ok((out, next))
+            })?;
+            if used == 0 && !end.eof {
+                return Err(VfsError::Inval); // the buffer cannot hold one entry
+            }
+            out.truncate(used);
+            Ok((out, next))
+        })
     }
 
     fn chan_open(&mut self, name: Vec<u8>, end: u8) -> Result<ChanEnd, i32> {
@@ -245,14 +258,8 @@ impl<F: FileSystem> Services<F> {
     }
 }
 
-fn check_open<F: FileSystem>(fs: &mut F, h: Handle, flags: u32) -> Result<Handle, i32> {
-    let a = fs.getattr(&h).map_err(abi::fs_errno)?;
-    let is_dir = a.ftype == FileType::Directory;
-    if flags & abi::O_DIRECTORY != 0 && !is_dir {
-        return Err(errno::ENOTDIR);
-    }
-    if is_dir && flags & abi::O_ACCMODE != abi::O_RDONLY {
-        return Err(errno::EISDIR);
-    }
-    Ok(h)
+/// The descriptor entries' file system number of a mount: the low 32 bits of its id, so the
+/// same on every node that mounts the same source.
+pub fn fs_number(id: MountId) -> u32 {
+    id.0 as u32
 }

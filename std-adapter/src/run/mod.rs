@@ -1,26 +1,26 @@
 //! Running guest processes on a host: `tern run GUEST.elf [ARGS]`.
 //!
 //! A [`Node`] owns the processes of this host, their page frames (a [`HeapStore`]) and the
-//! [`Services`] that perform their host calls (files through a [`FileSystem`], channels
-//! between its processes, console output handed to the caller). It is driven like the core's
+//! [`Services`] that perform their host calls (files through a namespace over a
+//! [`FileSystem`], channels between its processes, console output handed to the caller). It is driven like the core's
 //! machines: [`Node::turn`] gives each live process one turn at the time it is given, and
 //! says whether to call again at once, at a time, or never.
 //!
 //! `tern run` uses it in the foreground with the host's monotonic clock, [`HostFs`] over
-//! `--root DIR` as the guests' `/` (a later step puts the namespace there), and the console
-//! on stdout.
+//! `--root DIR` as the root of the guests' namespace, and the console on stdout.
 
 mod host;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tern_core::fs::FileSystem;
 use tern_core::proc::{Event, Fault, FaultKind, FrameId, LoadOptions, PAGE_SIZE, Page, PageStore, ProcError, Process};
 use tern_core::time::Instant;
+use tern_core::vfs::MountId;
 
-pub use host::Services;
+pub use host::{Services, fs_number};
 
 use crate::hostfs::{HandleSecret, HostFs};
 
@@ -140,8 +140,9 @@ pub struct Node<F> {
 }
 
 impl<F: FileSystem> Node<F> {
-    /// A node whose guests see `fs` as `/` (or no files at all).
-    pub fn new(fs: Option<F>) -> Self {
+    /// A node whose guests see `fs` as `/`, mounted with the given id (see [`Services::new`]),
+    /// or no files at all.
+    pub fn new(fs: Option<(F, MountId)>) -> Self {
         Node { store: HeapStore::new(), services: Services::new(fs), procs: Vec::new(), next_pid: 1 }
     }
 
@@ -256,6 +257,20 @@ fn turn_one<F: FileSystem>(
     }
 }
 
+/// The mount id of a host directory served as the guests' `/`: [`MountId::of_source`] of
+/// `file://` and its canonical path (the path as given when it cannot be resolved), so
+/// nodes given the same directory agree on it whatever relative spelling they were given.
+pub fn dir_source(dir: &Path) -> MountId {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    MountId::of_source(format!("file://{}", dir.display()).as_bytes())
+}
+
+/// The mount id of an NFS export served as the guests' `/`: [`MountId::of_source`] of its
+/// URL as given (`nfs://server/export`).
+pub fn nfs_source(url: &str) -> MountId {
+    MountId::of_source(url.as_bytes())
+}
+
 /// What `tern run` runs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -304,7 +319,7 @@ pub fn run_foreground(opts: &RunOptions) -> Result<Outcome, RunError> {
     let fs = match &opts.root {
         Some(dir) => {
             let secret = HandleSecret::generate().map_err(RunError::Secret)?;
-            Some(HostFs::new(dir, &secret)?)
+            Some((HostFs::new(dir, &secret)?, dir_source(dir)))
         }
         None => None,
     };

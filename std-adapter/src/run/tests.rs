@@ -1,10 +1,10 @@
 //! The heap page store's contract and the channel semantics of `Services`.
 
-use tern_core::proc::abi::errno;
-use tern_core::proc::{ChanEnd, FrameId, GuestBuf, HostCall, PageStore, Reply};
+use tern_core::proc::abi::{self, errno};
+use tern_core::proc::{ChanEnd, FdEntry, FrameId, GuestBuf, HostCall, PageStore, Reply};
 
-use super::{HeapStore, HostProcess, Services, new_process};
-use crate::hostfs::HostFs;
+use super::{HeapStore, HostProcess, Services, dir_source, fs_number, new_process};
+use crate::hostfs::{HandleSecret, HostFs};
 
 #[test]
 fn heap_store_contract() {
@@ -75,4 +75,55 @@ fn channels_between_processes() {
     // Without a file system every file call is ENOENT.
     let o = HostCall::Open { path: name, flags: 0 };
     assert_eq!(sv.serve(&mut *p, &mut s, o, &mut out), Reply::Error(errno::ENOENT));
+}
+
+/// Guest paths resolve through the namespace: an absolute symlink means the namespace root
+/// (not the host's `/`), `..` never leaves the root, and a descriptor opened on one node works
+/// on another node that mounts the same source (same id, same handles), but not on a node
+/// that mounts another source.
+#[test]
+fn files_resolve_through_the_namespace() {
+    let dir = std::env::temp_dir().join(format!("tern-run-ns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/f.txt"), b"inside").unwrap();
+    std::os::unix::fs::symlink("/sub", dir.join("abs")).unwrap();
+    let other = dir.join("sub");
+    let secret = HandleSecret::from_bytes([7; 32]);
+    let serv = |d: &std::path::Path| Services::new(Some((HostFs::new(d, &secret).unwrap(), dir_source(d))));
+    let (mut a, mut b, mut c) = (serv(&dir), serv(&dir.join("sub/..")), serv(&other));
+    let mut s = HeapStore::new();
+    let mut p = process(&mut s);
+    let mut out = |_: &[u8]| {};
+    let mut open = |sv: &mut Services<HostFs>, path: &[u8], flags: u32| {
+        p.write_guest(&mut s, 0x2000, path).unwrap();
+        let call = HostCall::Open { path: GuestBuf { addr: 0x2000, len: path.len() as u32 }, flags };
+        sv.serve(&mut *p, &mut s, call, &mut out)
+    };
+    // `abs` -> `/sub` is followed inside the root; `..` at the root stays there.
+    let Reply::Opened { fs, handle } = open(&mut a, b"../../abs/../sub/./f.txt", abi::O_RDONLY) else { panic!() };
+    assert_eq!(fs, fs_number(dir_source(&dir)));
+    assert_eq!(open(&mut a, b"abs/f.txt", abi::O_RDONLY), Reply::Opened { fs, handle });
+    assert_eq!(open(&mut a, b"sub/f.txt/x", abi::O_RDONLY), Reply::Error(errno::ENOTDIR));
+    assert_eq!(open(&mut a, b"sub", abi::O_WRONLY), Reply::Error(errno::EISDIR));
+    assert_eq!(open(&mut a, b"abs/f.txt", abi::O_CREAT | abi::O_EXCL | abi::O_WRONLY), Reply::Error(errno::EEXIST));
+    let read = |sv: &mut Services<HostFs>, file: FdEntry| {
+        let mut s = HeapStore::new();
+        let mut p = process(&mut s);
+        let call = HostCall::Read { fd: 3, file, buf: GuestBuf { addr: 0x2100, len: 16 } };
+        let r = sv.serve(&mut *p, &mut s, call, &mut |_| {});
+        let mut got = [0u8; 16];
+        p.read_guest(&s, 0x2100, &mut got).unwrap();
+        (r, got)
+    };
+    let file = FdEntry { fs, handle, offset: 2, flags: abi::O_RDONLY };
+    let (r, got) = read(&mut a, file);
+    assert_eq!((r, &got[..4]), (Reply::Value(4), &b"side"[..]));
+    // The same source spelt otherwise is the same mount: the descriptor carries over.
+    assert_eq!(read(&mut b, file).0, Reply::Value(4));
+    // Another source is another mount: the descriptor is refused, not misread.
+    assert_eq!(read(&mut c, file).0, Reply::Error(errno::ESTALE));
+    // A descriptor opened for writing only cannot read.
+    assert_eq!(read(&mut a, FdEntry { flags: abi::O_WRONLY, ..file }).0, Reply::Error(errno::EBADF));
+    let _ = std::fs::remove_dir_all(&dir);
 }
