@@ -261,6 +261,16 @@ pub(crate) fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
+/// The soft limit of open descriptors (`RLIMIT_NOFILE`), or 1024 if it cannot be read.
+pub(crate) fn nofile_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid `struct rlimit` the kernel writes.
+    match check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }) {
+        Ok(_) => lim.rlim_cur,
+        Err(_) => 1024,
+    }
+}
+
 /// `umount2(path, flags)`: unmounts the file system mounted at `path` (`MNT_DETACH`: lazily).
 pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> io::Result<()> {
     // SAFETY: `path` is a NUL-terminated string that lives for the call.

@@ -17,7 +17,10 @@
 //! - *Type never changes*: an inode's type is fixed, so the "regular file" check of READ and
 //!   WRITE is remembered with the entry.
 //! - *Bounded*: at most `capacity` entries (3 descriptors each at most); the least recently
-//!   used is closed when full; entries idle for [`SoftConfig::idle`] are closed by
+//!   used is closed when full. All caches of the process together hold at most half of
+//!   `RLIMIT_NOFILE` descriptors: past that an insert closes this cache's
+//!   least recently used entries, or caches nothing, so the cache never takes the
+//!   descriptors an uncached call needs (which would turn its answer into a server fault); entries idle for [`SoftConfig::idle`] are closed by
 //!   [`SoftState::sweep`] (which `tern serve` calls every second), so a file deleted on the
 //!   host is not kept allocated for longer than that; `EMFILE`/`ENFILE` while opening drops
 //!   the whole cache and retries once.
@@ -39,13 +42,24 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tern_core::fs::Handle;
 
 use crate::sys;
+
+/// Descriptors held by the open-file caches of every [`SoftState`] of this process.
+static CACHED_FDS: AtomicUsize = AtomicUsize::new(0);
+
+/// The caches together hold at most `RLIMIT_NOFILE / FD_SHARE` descriptors.
+const FD_SHARE: u64 = 2;
+
+/// The process-wide descriptor budget of the caches.
+fn fd_budget() -> usize {
+    usize::try_from(sys::nofile_limit() / FD_SHARE).unwrap_or(usize::MAX)
+}
 
 /// Soft-state settings of a [`super::HostFs`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +126,19 @@ struct Entry {
     run: u32,
     /// End of the range already advised to the kernel.
     advised: u64,
+}
+
+impl Entry {
+    /// Descriptors this entry holds.
+    fn fds(&self) -> usize {
+        1 + usize::from(self.read.is_some()) + usize::from(self.write.is_some())
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        CACHED_FDS.fetch_sub(self.fds(), Ordering::Relaxed);
+    }
 }
 
 /// The soft state of one [`super::HostFs`], shared with whoever sweeps it.
@@ -226,6 +253,7 @@ impl SoftState {
                 // scratch, where that is handled.
                 let Ok(f) = super::reopen(&e.path, want == Want::Write) else { return Ok(None) };
                 let f = Arc::new(f);
+                CACHED_FDS.fetch_add(1, Ordering::Relaxed);
                 if want == Want::Write {
                     e.write = Some(f.clone());
                 } else {
@@ -252,12 +280,17 @@ impl SoftState {
             return;
         }
         let mut map = self.lock();
-        if map.len() >= self.cfg.open_files
-            && !map.contains_key(fh)
-            && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k)
-        {
+        map.remove(fh);
+        let fds = 1 + usize::from(data.is_some());
+        let budget = fd_budget();
+        while map.len() >= self.cfg.open_files || CACHED_FDS.load(Ordering::Relaxed) + fds > budget {
+            let Some(oldest) = map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) else {
+                // Other caches of the process hold the budget: cache nothing.
+                return;
+            };
             map.remove(&oldest);
         }
+        CACHED_FDS.fetch_add(fds, Ordering::Relaxed);
         let mut e =
             Entry { path, ino, read: None, write: None, regular, used: Instant::now(), next: 0, run: 0, advised: 0 };
         match data {

@@ -329,7 +329,10 @@ impl HostFs {
         };
         let fd = sys::open_by_handle(self.mount.as_fd(), &kh, flags).map_err(|e| match errno(&e) {
             // A MAC-valid handle the kernel cannot decode: its object is gone.
-            libc::ESTALE | libc::ENOENT | libc::EINVAL => Fresh::Fs(FsError::Stale),
+            // ENOMEM too: Linux (6.x, ext4) answers some handles of inodes deleted moments
+            // ago with it, repeatably, and a moment later with ESTALE; the small allocations
+            // of this call do not otherwise fail.
+            libc::ESTALE | libc::ENOENT | libc::EINVAL | libc::ENOMEM => Fresh::Fs(FsError::Stale),
             libc::ELOOP => Fresh::Fs(FsError::NotDir),
             _ => Fresh::from_io(e),
         })?;
