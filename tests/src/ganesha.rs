@@ -118,6 +118,19 @@ LOG {{ Default_Log_Level = EVENT; }}
 
 impl Drop for Ganesha {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Evidence for a failed test: was ganesha still there, and what did it log?
+            let log = std::fs::read_to_string(self.dir.join("ganesha.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "ganesha (pid {}, NFS port {}, MOUNT port {}) {}; the end of its log:",
+                self.child.pid(),
+                self.nfs,
+                self.mount,
+                if self.child.exited() { "had exited" } else { "was running" }
+            );
+            tail.iter().rev().for_each(|l| eprintln!("  {l}"));
+        }
         self.child.signal("TERM");
         let _ = wait_until(Duration::from_secs(5), || self.child.exited());
         let _ = std::fs::remove_dir_all(&self.dir);

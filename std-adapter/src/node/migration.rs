@@ -8,7 +8,9 @@
 //! (a destination's, in `incoming` until the commit resumes it).
 //!
 //! The control bytes a node sends are framed by [`NodeView`]: the VM's control block, then the
-//! process's name and its console output, so the console goes with the process.
+//! process's name, its console output (so the console goes with the process), its home node's
+//! address and its channel sequence number (so its channels follow it, see
+//! [`crate::run::chan`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use tern_core::proc::ControlBlock;
 
 use super::proto::{MigrationReport, status};
 use super::{Entry, LiveProc, MAX_CONSOLE_KEEP, NodeFs, Shared, State, lock};
-use crate::run::{HeapStore, HostProcess, PAGES, new_process};
+use crate::run::{HeapStore, PAGES, new_process};
 use crate::server::core_now;
 
 /// What a pump is told.
@@ -40,8 +42,10 @@ pub enum Input {
 
 /// Longest name carried with a process.
 const MAX_NAME: usize = 4096;
-/// Control bytes a node sends at most: block, name, console, three lengths.
-pub const CONTROL_MAX: usize = 12 + ControlBlock::MAX_ENCODED + MAX_NAME + MAX_CONSOLE_KEEP + 256;
+/// Longest home node address carried with a process.
+const MAX_HOME: usize = 255;
+/// Control bytes a node sends at most: block, name, console, home, sequence, five lengths.
+pub const CONTROL_MAX: usize = 20 + ControlBlock::MAX_ENCODED + MAX_NAME + MAX_CONSOLE_KEEP + MAX_HOME + 8 + 256;
 
 /// A node's process as the protocol sees it: the VM's view plus the name and console that
 /// travel with the control block.
@@ -49,25 +53,22 @@ pub struct NodeView<'a> {
     vm: VmProcess<'a, PAGES, HeapStore>,
     name: &'a mut String,
     console: &'a mut Vec<u8>,
+    home: &'a mut String,
+    chan_seq: &'a mut u64,
     /// Process ids live on this node (a destination refuses a block with one of them).
     taken: Option<&'a dyn Fn(u64) -> bool>,
 }
 
 impl<'a> NodeView<'a> {
-    /// The view of one process.
-    pub fn new(
-        process: &'a mut HostProcess,
-        store: &'a mut HeapStore,
-        stopped: &'a mut bool,
-        name: &'a mut String,
-        console: &'a mut Vec<u8>,
-    ) -> Self {
-        NodeView { vm: VmProcess::new(process, store, stopped), name, console, taken: None }
+    /// The view of one process of a node.
+    pub(crate) fn new(lp: &'a mut LiveProc, store: &'a mut HeapStore) -> Self {
+        let LiveProc { process, stopped, name, console, home, chan_seq, .. } = lp;
+        NodeView { vm: VmProcess::new(process, store, stopped), name, console, home, chan_seq, taken: None }
     }
 }
 
 fn view<'a>(lp: &'a mut LiveProc, store: &'a mut HeapStore) -> NodeView<'a> {
-    NodeView::new(&mut lp.process, store, &mut lp.stopped, &mut lp.name, &mut lp.console)
+    NodeView::new(lp, store)
 }
 
 fn put(buf: &mut [u8], at: &mut usize, b: &[u8]) -> Result<(), ProcessError> {
@@ -119,6 +120,8 @@ impl Migratable for NodeView<'_> {
         let name = self.name.as_bytes();
         put(buf, &mut at, &name[..name.len().min(MAX_NAME)])?;
         put(buf, &mut at, self.console)?;
+        put(buf, &mut at, self.home.as_bytes())?;
+        put(buf, &mut at, &self.chan_seq.to_be_bytes())?;
         Ok(at)
     }
 
@@ -126,7 +129,9 @@ impl Migratable for NodeView<'_> {
         let cb = take(&mut bytes, ControlBlock::MAX_ENCODED)?;
         let name = take(&mut bytes, MAX_NAME)?;
         let console = take(&mut bytes, MAX_CONSOLE_KEEP * 2)?;
-        if !bytes.is_empty() {
+        let home = take(&mut bytes, MAX_HOME)?;
+        let seq: [u8; 8] = take(&mut bytes, 8)?.try_into().map_err(|_| ProcessError::BadControl)?;
+        if !bytes.is_empty() || home.is_empty() {
             return Err(ProcessError::BadControl);
         }
         let pid = ControlBlock::decode(cb).map_err(|_| ProcessError::BadControl)?.pid;
@@ -136,6 +141,8 @@ impl Migratable for NodeView<'_> {
         self.vm.load_control(cb)?;
         *self.name = String::from_utf8_lossy(name).into_owned();
         *self.console = console.to_vec();
+        *self.home = String::from_utf8_lossy(home).into_owned();
+        *self.chan_seq = u64::from_be_bytes(seq);
         Ok(())
     }
 
@@ -198,10 +205,6 @@ pub(crate) fn start_source<F: NodeFs>(
         }
         if lp.pump.is_some() || lp.process.mem.remote_pages() > 0 {
             return Err((status::BUSY, "the process is migrating (or still fetching pages)"));
-        }
-        // Channels are this node's (a later step makes them follow the process).
-        if lp.process.cb.channels.iter().any(Option::is_some) {
-            return Err((status::BUSY, "the process has open channel ends, which cannot follow it yet"));
         }
         lp.pump = Some((mid, tx.clone()));
         let report = MigrationReport {
@@ -413,7 +416,7 @@ fn dest_pump<F: NodeFs>(
         return;
     };
     {
-        let mut lp = Box::new(LiveProc::new(String::new(), new_process()));
+        let mut lp = Box::new(LiveProc::new(String::new(), new_process(), String::new()));
         lp.stopped = true;
         lp.pump = Some((mid, tx));
         shared.state().incoming.insert(mid, lp);

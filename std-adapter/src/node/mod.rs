@@ -29,6 +29,15 @@
 //! once from the node where the process ended; a node a process left keeps a forwarding
 //! address (the destination it was handed to), and `tern wait` follows it.
 //!
+//! # Channels follow their processes
+//! A channel is kept by the home node of the process that opened it (where it was spawned;
+//! the address travels with the process). At home a channel call is performed inside the
+//! slice; away from home the slice ends with the call outstanding and `forward` carries it
+//! to the home node in a CHAN call while the process waits (not run, still migratable). Each
+//! call carries the process's channel sequence number, so the home node acts on it once
+//! however often it is sent ([`crate::run::chan`]). A receive that parks away from home asks
+//! again every 2 ms (`forward::POLL`).
+//!
 //! # Files
 //! The guests' `/` is the root of a namespace ([`Services`]) whose root mount is one
 //! [`FileSystem`] per node ([`NodeFs`]): a directory through HostFs (handles keyed by a secret
@@ -38,6 +47,7 @@
 //! control block, so they keep working at the destination when both nodes mount the same
 //! source: nothing is told to the server.
 
+mod forward;
 pub mod migration;
 mod peers;
 pub mod proto;
@@ -112,11 +122,24 @@ pub(crate) struct LiveProc {
     /// The pump of the migration this process is in (as source, or as a destination still
     /// fetching pages), with its migration's id.
     pub(crate) pump: Option<(MigrationId, Sender<Input>)>,
+    /// The address of its home node, which keeps its channels (travels with it).
+    pub(crate) home: String,
+    /// Channel operations it completed (travels with it; see [`crate::run::chan`]).
+    pub(crate) chan_seq: u64,
+    /// The sequence number of its channel call out to the home node ([`forward`]): not run
+    /// until the answer came or was dropped.
+    pub(crate) forward: Option<u64>,
+    /// Away from home and parked on a receive: wake it to ask again at this time.
+    pub(crate) poll_at: Option<tern_core::time::Instant>,
 }
 
 impl LiveProc {
-    pub(crate) fn new(name: String, process: Box<HostProcess>) -> Self {
+    pub(crate) fn new(name: String, process: Box<HostProcess>, home: String) -> Self {
         LiveProc {
+            home,
+            chan_seq: 0,
+            forward: None,
+            poll_at: None,
             name,
             process,
             stopped: false,
@@ -172,6 +195,8 @@ pub(crate) struct Shared<F> {
     /// Migrations whose destination ended here (late offers for them are ignored).
     pub(crate) finished: Mutex<HashSet<MigrationId>>,
     pub(crate) peers: peers::Peers,
+    /// Connections to home nodes for forwarded channel calls.
+    pub(crate) forward_pool: forward::Pool,
     pub(crate) advertise: String,
     pub(crate) opts: NodeOptions,
     pub(crate) tag: u64,
@@ -280,6 +305,7 @@ pub fn start<F: NodeFs>(
         router: Mutex::new(HashMap::new()),
         finished: Mutex::new(HashSet::new()),
         peers: peers::Peers::default(),
+        forward_pool: forward::Pool::default(),
         advertise,
         opts,
         tag: node_tag(),
@@ -304,6 +330,20 @@ pub fn start<F: NodeFs>(
         s.kick(&mut st);
     });
     Ok(NodeHandle { server: Some(server), addr, stop, sched: Some(sched) })
+}
+
+/// Makes every parked process of the table try its call again (a channel changed).
+pub(crate) fn wake_parked(procs: &mut BTreeMap<u64, Entry>) {
+    for entry in procs.values_mut() {
+        if let Entry::Live(lp) = entry
+            && lp.outcome.is_none()
+        {
+            lp.process.wake_parked();
+            if lp.waiting == Some(None) {
+                lp.waiting = None;
+            }
+        }
+    }
 }
 
 /// A fault report for a process the node had to end (a page it cannot get, a bad reply).

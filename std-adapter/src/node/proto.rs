@@ -13,6 +13,11 @@
 //! | 4 | MIGRATION | migration id | [`MigrationReport`] |
 //! | 5 | WAIT | pid | [`WaitReply`]: state, exit code, note, console, instructions, memory checksum (does not block: the caller polls) |
 //! | 6 | FRAMES | reply address `string<255>`, `opaque<MAX_MSG_LEN><256>` | void |
+//! | 7 | CHAN | pid, sequence number, channel operation ([`ChanArgs`]) | its result |
+//!
+//! CHAN is how a process away from its home node performs a channel operation: the home node
+//! keeps its channels ([`crate::run::chan`]) and answers a repeated (pid, sequence number)
+//! with the first answer, so a call re-sent after a lost reply acts once.
 //!
 //! FRAMES carries migration messages ([`tern_core::migrate::Msg`], one per opaque) one way:
 //! a node sends the messages of a migration to its peer's node address, and the peer answers
@@ -21,7 +26,11 @@
 //! and retransmissions make the transport's losses harmless, so a call that fails is dropped.
 
 use tern_core::migrate::msg::MAX_MSG_LEN;
+use tern_core::proc::ChanEnd;
+use tern_core::proc::abi::MAX_MSG;
 use tern_core::xdr::{self, Reader, Writer};
+
+pub use crate::run::chan::{ChanOp, ChanResult};
 
 /// Program number of the node control program.
 pub const PROGRAM: u32 = 0x2074_6e01;
@@ -40,6 +49,8 @@ pub const MIGRATION: u32 = 4;
 pub const WAIT: u32 = 5;
 /// Migration messages between nodes.
 pub const FRAMES: u32 = 6;
+/// A channel operation of a process away from its home node.
+pub const CHAN: u32 = 7;
 
 /// Longest ELF accepted by SPAWN.
 pub const MAX_ELF: u32 = 16 << 20;
@@ -485,6 +496,130 @@ pub fn id_from_xdr(b: &[u8]) -> xdr::Result<u64> {
     Ok(v)
 }
 
+/// CHAN's arguments: operation `seq` of process `pid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChanArgs {
+    /// The calling process.
+    pub pid: u64,
+    /// Channel operations it completed before this one.
+    pub seq: u64,
+    /// The operation.
+    pub op: ChanOp,
+}
+
+fn put_end(w: &mut Writer<'_>, e: ChanEnd) -> xdr::Result<()> {
+    w.put_u64(e.channel)?;
+    w.put_u32(u32::from(e.end))
+}
+
+fn end(r: &mut Reader<'_>) -> xdr::Result<ChanEnd> {
+    let channel = r.u64()?;
+    match r.u32()? {
+        e @ (0 | 1) => Ok(ChanEnd { channel, end: e as u8 }),
+        _ => Err(xdr::Error::InvalidDiscriminant),
+    }
+}
+
+impl ChanArgs {
+    /// XDR bytes.
+    pub fn to_xdr(&self) -> xdr::Result<Vec<u8>> {
+        encode(64 + MAX_MSG as usize, |w| {
+            w.put_u64(self.pid)?;
+            w.put_u64(self.seq)?;
+            match &self.op {
+                ChanOp::Open { name, end } => {
+                    w.put_u32(0)?;
+                    w.put_var_opaque(name, MAX_STR)?;
+                    w.put_u32(u32::from(*end & 1))
+                }
+                ChanOp::Close(e) => {
+                    w.put_u32(1)?;
+                    put_end(w, *e)
+                }
+                ChanOp::Send(e, m) => {
+                    w.put_u32(2)?;
+                    put_end(w, *e)?;
+                    w.put_var_opaque(m, MAX_MSG)
+                }
+                ChanOp::Recv(e, max) => {
+                    w.put_u32(3)?;
+                    put_end(w, *e)?;
+                    w.put_u32(*max)
+                }
+            }
+        })
+    }
+
+    /// Decodes (all of `b`).
+    pub fn from_xdr(b: &[u8]) -> xdr::Result<Self> {
+        let mut r = Reader::new(b);
+        let (pid, seq) = (r.u64()?, r.u64()?);
+        let op = match r.u32()? {
+            0 => {
+                let name = r.var_opaque(MAX_STR)?.to_vec();
+                match r.u32()? {
+                    e @ (0 | 1) => ChanOp::Open { name, end: e as u8 },
+                    _ => return Err(xdr::Error::InvalidDiscriminant),
+                }
+            }
+            1 => ChanOp::Close(end(&mut r)?),
+            2 => ChanOp::Send(end(&mut r)?, r.var_opaque(MAX_MSG)?.to_vec()),
+            3 => {
+                let e = end(&mut r)?;
+                let max = r.u32()?;
+                if max > MAX_MSG {
+                    return Err(xdr::Error::LengthExceeded);
+                }
+                ChanOp::Recv(e, max)
+            }
+            _ => return Err(xdr::Error::InvalidDiscriminant),
+        };
+        r.finish()?;
+        Ok(ChanArgs { pid, seq, op })
+    }
+}
+
+/// CHAN's result, XDR bytes.
+pub fn chan_result_to_xdr(res: &ChanResult) -> xdr::Result<Vec<u8>> {
+    encode(16 + MAX_MSG as usize, |w| match res {
+        ChanResult::Value(n) => {
+            w.put_u32(0)?;
+            w.put_u64(*n)
+        }
+        ChanResult::Opened(e) => {
+            w.put_u32(1)?;
+            put_end(w, *e)
+        }
+        ChanResult::Data(m) => {
+            w.put_u32(2)?;
+            w.put_var_opaque(m, MAX_MSG)
+        }
+        ChanResult::Park => w.put_u32(3),
+        ChanResult::Error(e) => {
+            w.put_u32(4)?;
+            w.put_u32(*e as u32)
+        }
+    })
+}
+
+/// Decodes CHAN's result (all of `b`); an errno outside 1..=4095 is refused.
+pub fn chan_result_from_xdr(b: &[u8]) -> xdr::Result<ChanResult> {
+    let mut r = Reader::new(b);
+    let v = match r.u32()? {
+        0 => ChanResult::Value(r.u64()?),
+        1 => ChanResult::Opened(end(&mut r)?),
+        2 => ChanResult::Data(r.var_opaque(MAX_MSG)?.to_vec()),
+        3 => ChanResult::Park,
+        4 => match r.u32()? {
+            e @ 1..=4095 => ChanResult::Error(e as i32),
+            _ => return Err(xdr::Error::InvalidDiscriminant),
+        },
+        _ => return Err(xdr::Error::InvalidDiscriminant),
+    };
+    r.finish()?;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +664,43 @@ mod tests {
         let mut st = w.to_xdr().unwrap();
         st[3] = 9;
         assert!(WaitReply::from_xdr(&st).is_err());
+    }
+
+    #[test]
+    fn chan_calls_round_trip_and_are_bounded() {
+        let e = ChanEnd { channel: 1 << 40, end: 1 };
+        for op in [
+            ChanOp::Open { name: b"pipe".to_vec(), end: 1 },
+            ChanOp::Close(e),
+            ChanOp::Send(e, vec![7; MAX_MSG as usize]),
+            ChanOp::Recv(e, 64),
+        ] {
+            let a = ChanArgs { pid: 9, seq: 3, op };
+            assert_eq!(ChanArgs::from_xdr(&a.to_xdr().unwrap()).unwrap(), a);
+        }
+        for r in [
+            ChanResult::Value(5),
+            ChanResult::Opened(e),
+            ChanResult::Data(b"pong 1".to_vec()),
+            ChanResult::Park,
+            ChanResult::Error(32),
+        ] {
+            assert_eq!(chan_result_from_xdr(&chan_result_to_xdr(&r).unwrap()).unwrap(), r);
+        }
+        // An end other than 0 or 1, a receive above the message limit, a message above it,
+        // an errno out of range, truncation: refused.
+        let mut bad = ChanArgs { pid: 1, seq: 0, op: ChanOp::Recv(e, 8) }.to_xdr().unwrap();
+        bad[31] = 2;
+        assert!(ChanArgs::from_xdr(&bad).is_err());
+        let mut big = ChanArgs { pid: 1, seq: 0, op: ChanOp::Recv(e, 8) }.to_xdr().unwrap();
+        let n = big.len();
+        big[n - 4..].copy_from_slice(&(MAX_MSG + 1).to_be_bytes());
+        assert!(ChanArgs::from_xdr(&big).is_err());
+        let mut long = ChanArgs { pid: 1, seq: 0, op: ChanOp::Send(e, vec![1]) }.to_xdr().unwrap();
+        long[32..36].copy_from_slice(&(MAX_MSG + 1).to_be_bytes());
+        assert!(ChanArgs::from_xdr(&long).is_err());
+        assert!(chan_result_from_xdr(&[0, 0, 0, 4, 0, 0, 0, 0]).is_err());
+        let ok = chan_result_to_xdr(&ChanResult::Value(1)).unwrap();
+        assert!(chan_result_from_xdr(&ok[..ok.len() - 1]).is_err());
     }
 }

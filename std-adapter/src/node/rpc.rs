@@ -43,6 +43,10 @@ impl<F: NodeFs> Program for NodeProgram<F> {
             proto::MIGRATE => migrate(&self.shared, MigrateArgs::from_xdr(args).map_err(garbage)?).to_xdr(),
             proto::MIGRATION => report(&self.shared, proto::id_from_xdr(args).map_err(garbage)?).to_xdr(),
             proto::WAIT => wait(&self.shared, proto::id_from_xdr(args).map_err(garbage)?).to_xdr(),
+            proto::CHAN => {
+                let a = proto::ChanArgs::from_xdr(args).map_err(garbage)?;
+                proto::chan_result_to_xdr(&chan(&self.shared, a))
+            }
             proto::FRAMES => {
                 let (reply_to, frames) = proto::frames_from_xdr(args).map_err(garbage)?;
                 frames_in(&self.shared, ctx.peer.addr, &reply_to, &frames);
@@ -63,7 +67,7 @@ fn spawn<F: NodeFs>(shared: &Shared<F>, a: SpawnArgs) -> IdReply {
     if let Err(e) = process.load(&mut st.store, &a.elf, &argv, opts) {
         return IdReply { status: status::BAD_ELF, id: 0, message: e.to_string() };
     }
-    st.procs.insert(pid, Entry::Live(Box::new(LiveProc::new(a.name, process))));
+    st.procs.insert(pid, Entry::Live(Box::new(LiveProc::new(a.name, process, shared.advertise.clone()))));
     shared.kick(&mut st);
     IdReply { status: status::OK, id: pid, message: String::new() }
 }
@@ -166,6 +170,17 @@ fn wait<F: NodeFs>(shared: &Shared<F>, pid: u64) -> WaitReply {
             WaitReply { state, code, note, console: lp.console.clone(), instret, checksum }
         }
     }
+}
+
+/// Performs a channel operation of a process away from home (this is its home node).
+fn chan<F: NodeFs>(shared: &Shared<F>, a: proto::ChanArgs) -> proto::ChanResult {
+    let mut st = shared.state();
+    let r = st.services.channels.call(a.pid, a.seq, a.op);
+    if std::mem::take(&mut st.services.channels.woke) {
+        super::wake_parked(&mut st.procs);
+        shared.kick(&mut st);
+    }
+    r
 }
 
 /// Hands arriving migration messages to their pumps; starts a destination for a new offer;

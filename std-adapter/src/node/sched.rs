@@ -13,7 +13,9 @@ use std::time::Duration;
 use tern_core::proc::{Event, FaultKind};
 use tern_core::time::Instant;
 
+use super::forward::{self, Job};
 use super::{Entry, Input, LiveProc, NodeFs, Shared, State, host_fault, lock};
+use crate::run::chan::{self, ChanOp};
 use crate::run::{HeapStore, Outcome, Services};
 use crate::server::core_now;
 
@@ -23,9 +25,11 @@ enum Slice {
     Wait(Option<Instant>),
     PageFault(u32),
     Ended(Outcome),
+    /// A channel call for the home node (the call stays outstanding until it answers).
+    Forward(ChanOp),
 }
 
-pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
+pub(super) fn run<F: NodeFs>(shared: &std::sync::Arc<Shared<F>>) {
     let mut st = lock(&shared.state);
     // Round-robin over the process table, one slice per lock hold: the pumps and RPC threads
     // get the lock between any two slices.
@@ -38,7 +42,8 @@ pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
         if let Some(pid) = next {
             cursor = pid;
             let mut notes = Notes::new();
-            let (b, w) = turn(&mut st, pid, now, shared.opts.budget, &mut notes);
+            let mut jobs = Vec::new();
+            let (b, w) = turn(&mut st, pid, now, shared.opts.budget, &shared.advertise, &mut notes, &mut jobs);
             busy |= b;
             wake = match (wake, w) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -46,6 +51,9 @@ pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
             };
             for (tx, input) in notes {
                 let _ = tx.send(input);
+            }
+            for job in jobs {
+                forward::start(shared, job);
             }
             if b && shared.waiters.load(Ordering::SeqCst) > 0 {
                 // A mutex is not fair: let the waiting threads have their turn first.
@@ -79,18 +87,30 @@ pub(super) fn run<F: NodeFs>(shared: &Shared<F>) {
 type Notes = Vec<(std::sync::mpsc::Sender<Input>, Input)>;
 
 /// One slice of process `pid` if it may run: whether it can run again at once, and when it
-/// wakes if it waits; inputs for migration pumps go to `notes`.
+/// wakes if it waits; inputs for migration pumps go to `notes`, channel calls for a home node
+/// (this node is `here`) to `jobs`.
 fn turn<F: NodeFs>(
     st: &mut State<F>,
     pid: u64,
     now: Instant,
     budget: u64,
+    here: &str,
     notes: &mut Notes,
+    jobs: &mut Vec<Job>,
 ) -> (bool, Option<Instant>) {
     let State { store, services, procs, .. } = st;
     let Some(Entry::Live(lp)) = procs.get_mut(&pid) else { return (false, None) };
-    if lp.outcome.is_some() || lp.stopped || lp.handed_off || lp.fault.is_some() {
+    if lp.outcome.is_some() || lp.stopped || lp.handed_off || lp.fault.is_some() || lp.forward.is_some() {
         return (false, None);
+    }
+    if let Some(t) = lp.poll_at {
+        if t > now {
+            return (false, Some(t));
+        }
+        // Away from home and parked on a receive: ask the home node again.
+        lp.poll_at = None;
+        lp.process.wake_parked();
+        lp.waiting = None;
     }
     match lp.waiting {
         Some(Some(t)) if t > now => return (false, Some(t)),
@@ -99,7 +119,7 @@ fn turn<F: NodeFs>(
     }
     let budget = budget * u64::from(lp.throttle.max(1)) / 100;
     let mut result = (false, None);
-    match slice(lp, store, services, now, budget.max(1000)) {
+    match slice(lp, store, services, now, budget.max(1000), here) {
         Slice::Busy => result.0 = true,
         Slice::Wait(t) => {
             lp.waiting = Some(t);
@@ -114,18 +134,13 @@ fn turn<F: NodeFs>(
             None => end(lp, store, host_fault(FaultKind::LostFrame, vpn << 12), notes),
         },
         Slice::Ended(o) => end(lp, store, o, notes),
-    }
-    if std::mem::take(&mut services.woke) {
-        for entry in procs.values_mut() {
-            if let Entry::Live(lp) = entry
-                && lp.outcome.is_none()
-            {
-                lp.process.wake_parked();
-                if lp.waiting == Some(None) {
-                    lp.waiting = None;
-                }
-            }
+        Slice::Forward(op) => {
+            lp.forward = Some(lp.chan_seq);
+            jobs.push(Job { home: lp.home.clone(), pid, seq: lp.chan_seq, op });
         }
+    }
+    if std::mem::take(&mut services.channels.woke) {
+        super::wake_parked(procs);
         result.0 = true;
     }
     result
@@ -149,30 +164,46 @@ fn slice<F: NodeFs>(
     services: &mut Services<F>,
     now: Instant,
     budget: u64,
+    here: &str,
 ) -> Slice {
-    let LiveProc { process: p, console, .. } = lp;
+    let LiveProc { process: p, console, home, chan_seq, .. } = lp;
     let start = p.cb.instret;
     loop {
-        let left = budget.saturating_sub(p.cb.instret.wrapping_sub(start));
-        if left == 0 {
-            return Slice::Busy;
-        }
-        match p.run(store, now, left) {
-            Event::Budget => return Slice::Busy,
-            Event::Call { call, .. } => {
-                let reply = services.serve(&mut **p, store, call, &mut |b| LiveProc::console_out(console, b));
-                if p.complete(store, reply).is_err() {
-                    // A reply the VM refuses is a bug of this host: end the process loudly.
-                    return Slice::Ended(host_fault(FaultKind::BadSyscallArg, 0));
-                }
-                if services.woke {
+        // A call left outstanding (by a migration, or an answer dropped) is issued again.
+        let call = match p.pending(store) {
+            Some((_, call)) => call,
+            None => {
+                let left = budget.saturating_sub(p.cb.instret.wrapping_sub(start));
+                if left == 0 {
                     return Slice::Busy;
                 }
+                match p.run(store, now, left) {
+                    Event::Budget => return Slice::Busy,
+                    Event::Call { call, .. } => call,
+                    Event::Idle { wake_at } => return Slice::Wait(wake_at),
+                    Event::PageFault { vpn } => return Slice::PageFault(vpn),
+                    Event::Exited { code } => return Slice::Ended(Outcome::Exited(code)),
+                    Event::Faulted(f) => return Slice::Ended(Outcome::Faulted(f)),
+                }
             }
-            Event::Idle { wake_at } => return Slice::Wait(wake_at),
-            Event::PageFault { vpn } => return Slice::PageFault(vpn),
-            Event::Exited { code } => return Slice::Ended(Outcome::Exited(code)),
-            Event::Faulted(f) => return Slice::Ended(Outcome::Faulted(f)),
+        };
+        let reply = match chan::op_of(&**p, store, &call) {
+            // Channels are the home node's: performed here only at home.
+            Some(Ok(op)) if *home != here => return Slice::Forward(op),
+            Some(Ok(op)) => {
+                let r = services.channels.call(p.cb.pid, *chan_seq, op);
+                *chan_seq += 1;
+                chan::reply_of(&mut **p, store, &call, r)
+            }
+            Some(Err(e)) => tern_core::proc::Reply::Error(e),
+            None => services.serve(&mut **p, store, call, &mut |b| LiveProc::console_out(console, b)),
+        };
+        if p.complete(store, reply).is_err() {
+            // A reply the VM refuses is a bug of this host: end the process loudly.
+            return Slice::Ended(host_fault(FaultKind::BadSyscallArg, 0));
+        }
+        if services.channels.woke {
+            return Slice::Busy;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The host side of a process's system calls: files through a [`tern_core::vfs::Namespace`]
 //! whose root is the node's [`FileSystem`] (so paths get POSIX resolution: `..` stops at the
 //! root, symlinks are followed within the namespace, permission bits are checked with the
-//! guests' credentials), channels between the processes of this node, and the console.
+//! guests' credentials), channels made on this node ([`super::chan`]), and the console.
 //!
 //! Stateless files: a descriptor is (fs number, handle, offset, flags) in the process's own
 //! control block, so nothing here remembers open files. The fs number is the low 32 bits of
@@ -12,11 +12,11 @@
 //! directory's current cookie verifier on every call (a listing resumed after a change the
 //! back end cannot follow restarts with `-EINVAL`, like NFS's BAD_COOKIE).
 
-use std::collections::{HashMap, VecDeque};
-
 use tern_core::fs::{Ctx, FileSystem, FileType, Handle, Time};
 use tern_core::proc::abi::{self, Dirent, Stat, errno};
-use tern_core::proc::{ChanEnd, FdEntry, HostCall, PageStore, Process, Reply};
+use tern_core::proc::{FdEntry, HostCall, PageStore, Process, Reply};
+
+use super::chan::{self, Channels};
 use tern_core::vfs::{
     Cred, DirPos, Fd, Loc, MountFlags, MountId, Namespace, OpenFile, OpenFlags, VfsError, VfsResult, Whence,
 };
@@ -25,28 +25,14 @@ use tern_core::vfs::{
 /// live in the process's control block, not here).
 type Ns<'a> = Namespace<'a, 1, 1>;
 
-/// Messages waiting at each end of one channel.
-#[derive(Debug, Default)]
-struct Channel {
-    /// `queues[e]`: messages to be received at end `e`.
-    queues: [VecDeque<Vec<u8>>; 2],
-    /// Whether each end is open (by some process).
-    open: [bool; 2],
-    /// Whether each end was closed after being open.
-    closed: [bool; 2],
-}
-
 /// Files, channels and console output of the processes of one node.
 pub struct Services<F> {
     /// The file system guests see as `/`, if any, and its mount id (see [`Services::new`]).
     fs: Option<(F, MountId)>,
     /// Identity of created files and time stamps.
     pub ctx: Ctx,
-    channels: HashMap<u64, Channel>,
-    names: HashMap<Vec<u8>, u64>,
-    next_channel: u64,
-    /// Set when a channel changed (a message or a close): parked processes should retry.
-    pub woke: bool,
+    /// The channels made on this node ([`Channels::woke`]: parked processes should retry).
+    pub channels: Channels,
 }
 
 impl<F: FileSystem> Services<F> {
@@ -55,14 +41,7 @@ impl<F: FileSystem> Services<F> {
     /// (see [`dir_source`](super::dir_source) and [`nfs_source`](super::nfs_source)): descriptors carry (the low bits of) it, so a
     /// migrated process's open files keep working on a node that mounts the same source.
     pub fn new(fs: Option<(F, MountId)>) -> Self {
-        Services {
-            fs,
-            ctx: Ctx { now: Time::default(), uid: 0, gid: 0 },
-            channels: HashMap::new(),
-            names: HashMap::new(),
-            next_channel: 1,
-            woke: false,
-        }
+        Services { fs, ctx: Ctx { now: Time::default(), uid: 0, gid: 0 }, channels: Channels::default() }
     }
 
     /// Performs `call` for process `p` (console bytes go to `console`) and returns the reply
@@ -131,41 +110,13 @@ impl<F: FileSystem> Services<F> {
                 p.write_guest(store, buf.addr, &data).map_err(|_| errno::EFAULT)?;
                 Ok(Reply::Listed { len: data.len() as u32, cookie })
             }
-            HostCall::ChanOpen { name, end } => {
-                let name = guest(p, store, name.addr, name.len)?;
-                Ok(Reply::ChanOpened(self.chan_open(name, end)?))
-            }
-            HostCall::ChanClose { chan, .. } => {
-                if let Some(c) = self.channels.get_mut(&chan.channel) {
-                    c.closed[usize::from(chan.end & 1)] = true;
-                    self.woke = true;
-                }
-                Ok(Reply::Value(0))
-            }
-            HostCall::ChanSend { chan, buf, .. } => {
-                let msg = guest(p, store, buf.addr, buf.len)?;
-                let c = self.channels.get_mut(&chan.channel).ok_or(errno::EBADF)?;
-                let peer = usize::from(1 - (chan.end & 1));
-                if c.closed[peer] {
-                    return Err(errno::EPIPE);
-                }
-                c.queues[peer].push_back(msg);
-                self.woke = true;
-                Ok(Reply::Value(u64::from(buf.len)))
-            }
-            HostCall::ChanRecv { chan, buf, .. } => {
-                let c = self.channels.get_mut(&chan.channel).ok_or(errno::EBADF)?;
-                let me = usize::from(chan.end & 1);
-                match c.queues[me].front() {
-                    Some(m) if m.len() > buf.len as usize => Err(errno::EMSGSIZE),
-                    Some(_) => {
-                        let m = c.queues[me].pop_front().unwrap_or_default();
-                        p.write_guest(store, buf.addr, &m).map_err(|_| errno::EFAULT)?;
-                        Ok(Reply::Value(m.len() as u64))
-                    }
-                    None if c.closed[1 - me] => Ok(Reply::Value(0)),
-                    None => Ok(Reply::Park),
-                }
+            HostCall::ChanOpen { .. }
+            | HostCall::ChanClose { .. }
+            | HostCall::ChanSend { .. }
+            | HostCall::ChanRecv { .. } => {
+                let op = chan::op_of(p, store, &call).ok_or(errno::ENOSYS)??;
+                let r = self.channels.exec(op);
+                Ok(chan::reply_of(p, store, &call, r))
             }
         })();
         r.unwrap_or_else(Reply::Error)
@@ -235,26 +186,6 @@ impl<F: FileSystem> Services<F> {
             out.truncate(used);
             Ok((out, next))
         })
-    }
-
-    fn chan_open(&mut self, name: Vec<u8>, end: u8) -> Result<ChanEnd, i32> {
-        let end = end & 1;
-        let id = match self.names.get(&name) {
-            Some(id) => *id,
-            None => {
-                let id = self.next_channel;
-                self.next_channel += 1;
-                self.names.insert(name, id);
-                self.channels.insert(id, Channel::default());
-                id
-            }
-        };
-        let c = self.channels.get_mut(&id).ok_or(errno::EBADF)?;
-        if c.open[usize::from(end)] {
-            return Err(errno::EEXIST);
-        }
-        c.open[usize::from(end)] = true;
-        Ok(ChanEnd { channel: id, end })
     }
 }
 

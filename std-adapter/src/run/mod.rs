@@ -9,6 +9,7 @@
 //! `tern run` uses it in the foreground with the host's monotonic clock, [`HostFs`] over
 //! `--root DIR` as the root of the guests' namespace, and the console on stdout.
 
+pub mod chan;
 mod host;
 #[cfg(test)]
 mod tests;
@@ -192,7 +193,7 @@ impl<F: FileSystem> Node<F> {
             }
             live += 1;
         }
-        if std::mem::take(&mut self.services.woke) {
+        if std::mem::take(&mut self.services.channels.woke) {
             for p in self.procs.iter_mut().filter(|p| p.outcome.is_none()) {
                 p.process.wake_parked();
                 if p.waiting == Some(None) {
@@ -239,7 +240,7 @@ fn turn_one<F: FileSystem>(
                     let f = Fault { tid: 0, pc: 0, kind: FaultKind::BadSyscallArg, addr: 0 };
                     return Turn::Ended(Outcome::Faulted(f));
                 }
-                if services.woke {
+                if services.channels.woke {
                     // Let the node wake the other processes before this one goes on.
                     return Turn::Busy;
                 }

@@ -58,7 +58,7 @@ fn channels_between_processes() {
     assert_eq!(sv.serve(&mut *p, &mut s, recv(b, 64), &mut out), Reply::Park);
     let send = HostCall::ChanSend { cd: 0, chan: a, buf: GuestBuf { addr: 0x2004, len: 5 } };
     assert_eq!(sv.serve(&mut *p, &mut s, send, &mut out), Reply::Value(5));
-    assert!(std::mem::take(&mut sv.woke), "a send wakes parked receivers");
+    assert!(std::mem::take(&mut sv.channels.woke), "a send wakes parked receivers");
     assert_eq!(sv.serve(&mut *p, &mut s, recv(b, 4), &mut out), Reply::Error(errno::EMSGSIZE));
     assert_eq!(sv.serve(&mut *p, &mut s, recv(b, 64), &mut out), Reply::Value(5));
     let mut got = [0u8; 5];
@@ -126,4 +126,24 @@ fn files_resolve_through_the_namespace() {
     // A descriptor opened for writing only cannot read.
     assert_eq!(read(&mut a, FdEntry { flags: abi::O_WRONLY, ..file }).0, Reply::Error(errno::EBADF));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A channel call repeated with the same (pid, sequence number) answers what the first one
+/// did and acts once; the next number acts again; each process has its own numbers.
+#[test]
+fn repeated_channel_calls_act_once() {
+    use super::chan::{ChanOp, ChanResult, Channels};
+    let mut ch = Channels::default();
+    let ChanResult::Opened(a) = ch.call(1, 0, ChanOp::Open { name: b"x".to_vec(), end: 0 }) else { panic!() };
+    // The open is answered again, not refused as a second open of end 0.
+    assert_eq!(ch.call(1, 0, ChanOp::Open { name: b"x".to_vec(), end: 0 }), ChanResult::Opened(a));
+    let ChanResult::Opened(b) = ch.call(2, 0, ChanOp::Open { name: b"x".to_vec(), end: 1 }) else { panic!() };
+    assert_eq!(ch.call(1, 1, ChanOp::Send(a, b"one".to_vec())), ChanResult::Value(3));
+    assert_eq!(ch.call(1, 1, ChanOp::Send(a, b"one".to_vec())), ChanResult::Value(3), "resent: not queued twice");
+    assert_eq!(ch.call(1, 2, ChanOp::Send(a, b"two".to_vec())), ChanResult::Value(3));
+    assert_eq!(ch.call(2, 1, ChanOp::Recv(b, 64)), ChanResult::Data(b"one".to_vec()));
+    assert_eq!(ch.call(2, 1, ChanOp::Recv(b, 64)), ChanResult::Data(b"one".to_vec()), "resent: same message");
+    assert_eq!(ch.call(2, 2, ChanOp::Recv(b, 64)), ChanResult::Data(b"two".to_vec()));
+    assert_eq!(ch.call(2, 3, ChanOp::Recv(b, 64)), ChanResult::Park);
+    assert_eq!(ch.call(2, 4, ChanOp::Recv(b, 64)), ChanResult::Park);
 }

@@ -1,7 +1,9 @@
-//! Two processes over a named channel: `chan-peer ping NAME ROUNDS` and `chan-peer pong NAME`.
+//! Two processes over a named channel: `chan-peer ping NAME ROUNDS [PAUSE_US]` and
+//! `chan-peer pong NAME`.
 //!
-//! `ping` opens end 0, sends `ping I` for I in 0..ROUNDS and expects `pong I` back each time,
-//! then sends `bye` and prints a summary; `pong` opens end 1 and answers every `ping I` with
+//! `ping` opens end 0, sends `ping I` for I in 0..ROUNDS and expects `pong I` back each time
+//! (sleeping PAUSE_US microseconds after each round, 0 by default), then sends `bye` and
+//! prints a summary; `pong` opens end 1 and answers every `ping I` with
 //! `pong I` until `bye`, then prints how many it answered.
 #![no_std]
 #![no_main]
@@ -12,17 +14,17 @@ tern_guest::entry!(main);
 
 fn main(args: tern_guest::Args) -> i32 {
     let (Some(role), Some(name)) = (args.str(1), args.str(2)) else {
-        println!("usage: chan-peer ping|pong NAME [ROUNDS]");
+        println!("usage: chan-peer ping|pong NAME [ROUNDS [PAUSE_US]]");
         return 2;
     };
     match role {
-        "ping" => ping(name, args.num(3, 10)),
+        "ping" => ping(name, args.num(3, 10), args.num(4, 0)),
         "pong" => pong(name),
         _ => 2,
     }
 }
 
-fn ping(name: &str, rounds: u64) -> i32 {
+fn ping(name: &str, rounds: u64, pause_us: u64) -> i32 {
     let ch = match Channel::open(name, 0) {
         Ok(c) => c,
         Err(e) => {
@@ -51,6 +53,9 @@ fn ping(name: &str, rounds: u64) -> i32 {
             return 1;
         }
         sum += i;
+        if pause_us > 0 {
+            tern_guest::sleep_us(pause_us);
+        }
     }
     let _ = ch.send(b"bye");
     println!("ping: {rounds} rounds, sum {sum}");
