@@ -250,6 +250,16 @@ impl<'a, const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'
     /// ([`VfsError::Stale`]); a writable file on a read-only mount ([`VfsError::ReadOnly`]); the
     /// table is full ([`VfsError::TooManyOpen`]).
     pub fn import(&mut self, f: OpenFile) -> VfsResult<Fd> {
+        let slot = self.mounts.slot_of(f.mount)?;
+        self.mounts.getattr(&Pos { slot, fh: f.handle })?;
+        self.reinstall(f)
+    }
+
+    /// [`Namespace::import`] without asking the file system whether the object still exists
+    /// (one call fewer: for a caller that keeps open files itself and installs one per call);
+    /// a call on a file whose object is gone fails there with [`VfsError::Stale`]. The other
+    /// checks are the same.
+    pub fn reinstall(&mut self, f: OpenFile) -> VfsResult<Fd> {
         if !f.flags.is_kept() {
             return Err(VfsError::Inval);
         }
@@ -258,7 +268,6 @@ impl<'a, const MOUNTS: usize, const FILES: usize, const PATH: usize> Namespace<'
         if f.flags.writable() {
             self.mounts.writable(slot)?;
         }
-        self.mounts.getattr(&Pos { slot, fh: f.handle })?;
         self.install(fd, f)
     }
 

@@ -451,6 +451,15 @@ fn open_files_move_between_namespaces() {
     let mut lonely: Ns = Namespace::new(leak(memfs(3)), MountId(3), MountFlags::default());
     assert_eq!(lonely.import(moving), Err(VfsError::Stale));
     assert_eq!(b.import(OpenFile { flags: OpenFlags::CREAT, ..moving }), Err(VfsError::Inval));
+    assert_eq!(lonely.reinstall(moving), Err(VfsError::Stale));
+    assert_eq!(b.reinstall(OpenFile { flags: OpenFlags::CREAT, ..moving }), Err(VfsError::Inval));
     b.unlink(&c, &rb, b"/net/data/file").unwrap();
     assert_eq!(b.import(moving), Err(VfsError::Stale));
+    // Reinstalled without the check, the removed file fails at its first call.
+    let fd = b.reinstall(moving).unwrap();
+    assert_eq!(b.read(fd, &mut buf), Err(VfsError::Stale));
+    assert_eq!(b.fstat(fd).map(|a| a.size), Err(VfsError::Stale));
+    // Closing reports the failed commit, and frees the descriptor all the same.
+    assert_eq!(b.close(fd), Err(VfsError::Stale));
+    assert_eq!(b.file(fd).map(|_| ()), Err(VfsError::BadFd));
 }

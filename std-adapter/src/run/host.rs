@@ -7,8 +7,8 @@
 //! control block, so nothing here remembers open files. The fs number is the low 32 bits of
 //! the root's [`MountId`], which derives from the file system's source, so every node given
 //! the same source agrees on it. Each file call builds a namespace over the borrowed file
-//! system, installs the descriptor with `Namespace::import` (which checks the handle is still
-//! live) and performs the call there; the new offset is the VM's to keep. READDIR asks the back end for the
+//! system, installs the descriptor with `Namespace::reinstall` (no extra call to the file
+//! system: a vanished object fails the call itself with `ESTALE`) and performs the call there; the new offset is the VM's to keep. READDIR asks the back end for the
 //! directory's current cookie verifier on every call (a listing resumed after a change the
 //! back end cannot follow restarts with `-EINVAL`, like NFS's BAD_COOKIE).
 
@@ -146,7 +146,8 @@ impl<F: FileSystem> Services<F> {
         let flags = OpenFlags::from_bits(file.flags).map_err(VfsError::errno)?.kept();
         let open = OpenFile { mount, handle: file.handle, offset: file.offset, flags };
         self.with_ns(|ns, cred, _| {
-            let fd = ns.import(open)?;
+            // No liveness check: the call itself reports a vanished object as ESTALE.
+            let fd = ns.reinstall(open)?;
             f(ns, cred, fd)
         })
     }
