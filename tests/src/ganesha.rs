@@ -2,8 +2,9 @@
 //! MOUNT ports, stopped by PID when dropped.
 //!
 //! Ganesha registers with the portmapper on port 111 as it starts, or exits. When port 111 is
-//! free, `rpcbind -f` is started for the moment ganesha needs it and stopped as soon as ganesha
-//! answers (clients here give both ports, so no portmapper is needed afterwards). Starts are
+//! free, `rpcbind -f` is started for the moment ganesha needs it and stopped once ganesha has
+//! logged the end of its start-up and answers (clients here give both ports, so no portmapper
+//! is needed afterwards). Starts are
 //! serialised within a test binary. Installed by `scripts/setup.sh`.
 
 use std::net::SocketAddr;
@@ -84,8 +85,14 @@ LOG {{ Default_Log_Level = EVENT; }}
             .arg(dir.join("ganesha.pid"))
             .args(["-N", "NIV_EVENT"]);
         let mut child = ChildGuard::spawn("ganesha.nfsd", &mut cmd);
+        // Ganesha answers on its ports before it has registered every program with the
+        // portmapper, and exits if a registration fails: rpcbind must stay until it logs the end
+        // of its start-up (a CI run stopped rpcbind at the first answer and lost ganesha to
+        // "Cannot register MNT V3 on TCPv6").
+        let initialized =
+            || std::fs::read_to_string(dir.join("ganesha.log")).is_ok_and(|l| l.contains("NFS SERVER INITIALIZED"));
         let up = wait_until(Duration::from_secs(20), || {
-            child.exited() || (answers(nfs, 100_003) && answers(mount, 100_005))
+            child.exited() || (initialized() && answers(nfs, 100_003) && answers(mount, 100_005))
         });
         drop(rpcbind);
         let _ = std::fs::remove_file("/run/rpcbind.sock");

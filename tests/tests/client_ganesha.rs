@@ -8,8 +8,8 @@ use tern_tests::client::{Remote, every_command, sha256, tern};
 use tern_tests::ganesha::Ganesha;
 use tern_tests::{random_file, temp_dir};
 
-/// One ganesha at a time in this binary: a CI run once saw the 256 MiB test's ganesha stop
-/// listening while the other test's ganesha started or stopped beside it (cause not found).
+/// One ganesha at a time in this binary (two starting at once share the one rpcbind that
+/// `Ganesha::start` runs for their registrations).
 fn one_ganesha() -> MutexGuard<'static, ()> {
     static ONE: Mutex<()> = Mutex::new(());
     ONE.lock().unwrap_or_else(|e| e.into_inner())
