@@ -209,35 +209,34 @@ fn channel_peers_migrated_ten_times_each_talk_as_if_they_never_moved() {
     let a = start_node(&[]);
     let b = start_node(&[]);
     let g = guest("chan-peer");
-    // 1,000 rounds with a 2 ms pause: about 2 s wherever the two ends run.
-    let ping_args = |name: &str| ["ping".to_string(), name.to_string(), "1000".into(), "2000".into()];
-    // Each pair runs twice with the same arguments (so the same memory): never moved, on its
-    // own on node b, and with both ends moved between a and b, spawned on a (their home).
-    let run_pair = |home: &str, name: &str, moves: Option<&str>| {
+    // 4,000 rounds with a 2 ms pause: at least 8 s wherever the two ends run, time for twenty
+    // migrations however loaded the machine is.
+    let ping_args = |name: &str| ["ping".to_string(), name.to_string(), "4000".into(), "2000".into()];
+    // Each pair runs twice with the same arguments (so the same memory) at the same time: never
+    // moved, on its own on node b, and with both ends moved between a and b, spawned on a
+    // (their home).
+    let spawn_pair = |home: &str, name: &str| {
         let pong = spawn(home, &g, &["pong", name]);
         let pa = ping_args(name);
-        let ping = spawn(home, &g, &pa.iter().map(String::as_str).collect::<Vec<_>>());
-        if let Some(st) = moves {
-            // Both ends move, each ten times, at the same time as the other.
-            std::thread::scope(|s| {
-                for pid in [&ping, &pong] {
-                    let (a, b) = (&a.addr, &b.addr);
-                    s.spawn(move || migrate_around(pid, a, b, st, 10));
-                }
-            });
-        }
-        (wait(&ping, home), wait(&pong, home))
+        (spawn(home, &g, &pa.iter().map(String::as_str).collect::<Vec<_>>()), pong)
     };
     let results: Vec<(String, [End; 4])> = std::thread::scope(|s| {
         let hs: Vec<_> = STRATEGIES
             .iter()
             .map(|&st| {
-                let (run_pair, a, b) = (&run_pair, &a.addr, &b.addr);
+                let (spawn_pair, a, b) = (&spawn_pair, &a.addr, &b.addr);
                 s.spawn(move || {
                     let name = format!("pair-{st}");
-                    let (ping_ref, pong_ref) = run_pair(b, &name, None);
-                    let (ping, pong) = run_pair(a, &name, Some(st));
-                    (st.to_string(), [ping_ref, pong_ref, ping, pong])
+                    let (ping_ref, pong_ref) = spawn_pair(b, &name);
+                    let (ping, pong) = spawn_pair(a, &name);
+                    // Both ends move, each ten times, at the same time as the other.
+                    std::thread::scope(|s| {
+                        for pid in [&ping, &pong] {
+                            s.spawn(move || migrate_around(pid, a, b, st, 10));
+                        }
+                    });
+                    let ends = [wait(&ping_ref, b), wait(&pong_ref, b), wait(&ping, a), wait(&pong, a)];
+                    (st.to_string(), ends)
                 })
             })
             .collect();
@@ -245,12 +244,99 @@ fn channel_peers_migrated_ten_times_each_talk_as_if_they_never_moved() {
     });
     for (st, [ping_ref, pong_ref, ping, pong]) in results {
         assert_eq!((ping_ref.code, pong_ref.code), (0, 0), "{ping_ref:?} {pong_ref:?}");
-        assert_eq!(ping_ref.console, "ping: 1000 rounds, sum 499500\n");
-        assert_eq!(pong_ref.console, "pong: answered 1000\n");
+        assert_eq!(ping_ref.console, "ping: 4000 rounds, sum 7998000\n");
+        assert_eq!(pong_ref.console, "pong: answered 4000\n");
         for (end, reference) in [(&ping, &ping_ref), (&pong, &pong_ref)] {
             assert_eq!((end.code, &end.console), (reference.code, &reference.console), "moved by {st}");
             assert_eq!(checksum(end), checksum(reference), "memory after moves by {st}");
         }
+    }
+}
+
+/// Channel calls through a link that keeps failing act exactly once: two nodes of this test
+/// process reach each other only through proxies whose connections a chaos thread keeps
+/// killing; a ping/pong pair spawned on node a is moved back and forth (both ends, every
+/// strategy in turn) while it talks, so forwarded CHAN calls lose their connections mid-call
+/// and are re-sent, and calls in flight meet migrations. Every message must arrive once, in
+/// order: the pair ends with the console and memory of a pair that never moved.
+#[test]
+fn channel_calls_across_a_failing_link_act_once() {
+    use tern_core::time::Duration as CoreDuration;
+    use tern_std::cli::node as cli;
+    use tern_std::node::{NodeOptions, start};
+    let la = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lb = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (la.local_addr().unwrap(), lb.local_addr().unwrap());
+    let (proxy_a, proxy_b) = (Proxy::new(&a.to_string()), Proxy::new(&b.to_string()));
+    let opts = |addr, adv: &Proxy| {
+        let mut o = NodeOptions::new(addr);
+        o.advertise = Some(adv.addr.clone());
+        o.migrate.link_timeout = CoreDuration::from_millis(150);
+        o.migrate.initial_rto = CoreDuration::from_millis(20);
+        o.migrate.max_rto = CoreDuration::from_millis(60);
+        o
+    };
+    let _na = start::<tern_std::hostfs::HostFs>(la, None, opts(a, &proxy_a)).unwrap();
+    let _nb = start::<tern_std::hostfs::HostFs>(lb, None, opts(b, &proxy_b)).unwrap();
+    let (a, b) = (a.to_string(), b.to_string());
+    let g = guest("chan-peer");
+    let pong_args: Vec<String> = ["pong", "link"].map(String::from).to_vec();
+    let ping_args: Vec<String> = ["ping", "link", "600", "2000"].map(String::from).to_vec();
+    let pair = |node: &str| (cli::spawn(node, &g, &pong_args).unwrap(), cli::spawn(node, &g, &ping_args).unwrap());
+    // The reference pair on node b, before the chaos: never moved.
+    let (pong_ref, ping_ref) = pair(&b);
+    let (pong_ref, ping_ref) = (cli::wait(pong_ref, &b).unwrap(), cli::wait(ping_ref, &b).unwrap());
+    assert_eq!((pong_ref.code, ping_ref.code), (0, 0));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let chaos = {
+        let (ka, kb, stop) = (proxy_a.kill_handle(), proxy_b.kill_handle(), stop.clone());
+        std::thread::spawn(move || {
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            while !stop.load(Ordering::SeqCst) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                std::thread::sleep(Duration::from_millis(1 + x % 12));
+                kill_all(if x & 1 == 0 { &ka } else { &kb });
+            }
+        })
+    };
+    let (pong, ping) = pair(&a);
+    let moved: usize = std::thread::scope(|s| {
+        let hs: Vec<_> = [ping, pong]
+            .into_iter()
+            .enumerate()
+            .map(|(k, pid)| {
+                let (a, b, pa, pb) = (&a, &b, &proxy_a.addr, &proxy_b.addr);
+                s.spawn(move || {
+                    let mut here_a = true;
+                    let mut moved = 0;
+                    for i in 0..12 {
+                        let st = STRATEGIES[(i + k) % 4];
+                        let (from, to) = if here_a { (a, pb) } else { (b, pa) };
+                        match cli::migrate(pid, from, to, cli::parse_strategy(st).unwrap()) {
+                            Ok(r) if r.moved => {
+                                here_a = !here_a;
+                                moved += 1;
+                            }
+                            _ => {}
+                        }
+                        std::thread::sleep(Duration::from_millis(20 + 13 * i as u64 % 40));
+                    }
+                    moved
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let (ping_end, pong_end) = (cli::wait(ping, &a).unwrap(), cli::wait(pong, &a).unwrap());
+    stop.store(true, Ordering::SeqCst);
+    chaos.join().unwrap();
+    assert!(moved >= 4, "the ends moved ({moved} moves)");
+    for (end, reference) in [(&ping_end, &ping_ref), (&pong_end, &pong_ref)] {
+        assert_eq!((end.code, &end.console), (reference.code, &reference.console));
+        assert_eq!(end.checksum, reference.checksum);
     }
 }
 

@@ -22,11 +22,11 @@ use super::proto::{self, ChanArgs, ChanOp, ChanResult};
 use super::{Entry, NodeFs, Shared, lock};
 use crate::client::RpcClient;
 use crate::run::chan;
-use crate::server::core_now;
 
 /// Longest pause between two tries of a call to an unreachable home node.
 pub(super) const MAX_PAUSE: Duration = Duration::from_millis(500);
-/// How often a process away from home whose receive parked asks again.
+/// How often a process away from home whose receive parked asks again (the scheduler sets
+/// its `poll_at` when a slice ends with a parked thread).
 pub(super) const POLL: Duration = Duration::from_millis(2);
 
 /// One call to forward.
@@ -112,14 +112,11 @@ fn finish<F>(shared: &Shared<F>, pid: u64, seq: u64, r: ChanResult) {
         return; // issued again, with the same number, wherever it runs next
     }
     let Some((_, call)) = lp.process.pending(store) else { return };
-    let parked = r == ChanResult::Park;
     let reply = chan::reply_of(&mut lp.process, store, &call, r);
     if lp.process.complete(store, reply).is_err() {
         return; // not the call it was (cannot happen: the process did not run meanwhile)
     }
     lp.chan_seq = seq + 1;
-    if parked {
-        lp.poll_at = Some(core_now() + tern_core::time::Duration::from_micros(POLL.as_micros() as u64));
-    }
+    // A receive that parked is asked again when the scheduler finds the process waiting.
     shared.kick(&mut st);
 }

@@ -539,8 +539,10 @@ fn dest_step<F>(
     }
     if resumed
         && pid.is_none()
-        && let Some(lp) = incoming.remove(&mid)
+        && let Some(mut lp) = incoming.remove(&mid)
     {
+        // A receive parked elsewhere asks again here (what it waited for may have come).
+        lp.process.wake_parked();
         let p = lp.process.cb.pid;
         procs.insert(p, Entry::Live(lp));
         *pid = Some(p);

@@ -86,9 +86,20 @@ fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
         .iter()
         .map(|(&pid, e)| match e {
             Entry::Live(lp) => {
-                let (mut state, code, note) = outcome_state(&lp.outcome);
+                let (mut state, code, mut note) = outcome_state(&lp.outcome);
                 if state == ProcState::Running && (lp.stopped || lp.handed_off) {
                     state = ProcState::Stopped;
+                }
+                if state == ProcState::Running {
+                    // What it waits for, if anything.
+                    note = match (lp.forward, lp.fault, lp.poll_at, lp.waiting) {
+                        (Some(_), ..) => format!("channel call at {}", lp.home),
+                        (_, Some(vpn), ..) => format!("fetching page {vpn:#x}"),
+                        (_, _, Some(_), _) => format!("receive parked at {}", lp.home),
+                        (.., Some(None)) => "parked".into(),
+                        (.., Some(Some(_))) => "sleeping".into(),
+                        _ => String::new(),
+                    };
                 }
                 PsEntry {
                     pid,

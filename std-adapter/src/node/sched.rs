@@ -10,8 +10,8 @@ use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tern_core::proc::{Event, FaultKind};
-use tern_core::time::Instant;
+use tern_core::proc::{Event, FaultKind, ThreadState};
+use tern_core::time::{Duration as CoreDuration, Instant};
 
 use super::forward::{self, Job};
 use super::{Entry, Input, LiveProc, NodeFs, Shared, State, host_fault, lock};
@@ -124,6 +124,13 @@ fn turn<F: NodeFs>(
         Slice::Wait(t) => {
             lp.waiting = Some(t);
             result.1 = t;
+            if lp.home != here && lp.process.cb.threads.iter().any(|t| t.state == ThreadState::Parked) {
+                // Away from home nothing here tells a parked receive that a message came: it
+                // asks its home node again after a while.
+                let poll = now + CoreDuration::from_micros(forward::POLL.as_micros() as u64);
+                lp.poll_at = Some(poll);
+                result.1 = Some(t.map_or(poll, |t| t.min(poll)));
+            }
         }
         Slice::PageFault(vpn) => match &lp.pump {
             Some((_, tx)) => {

@@ -13,9 +13,11 @@
 //! *Exactly once*: every channel operation of a process carries the process id and a sequence
 //! number (operations the process has completed so far, which travels with the process). The
 //! table keeps the last result per process ([`Channels::call`]); a call that repeats the last
-//! sequence number gets that result again instead of acting twice. So a call re-issued after a
-//! lost reply, or after the process moved while the call was in flight, receives each message
-//! once and sends each message once.
+//! sequence number gets that result again instead of acting twice (a receive that parked is
+//! looked at again: it did nothing), and a call with a lower
+//! number (a copy delayed in the network, from a node the process has left) is not acted on at
+//! all. So a call re-issued after a lost reply, or after the process moved while the call was
+//! in flight, receives each message once and sends each message once.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -101,10 +103,14 @@ impl Channels {
     /// Performs operation number `seq` of process `pid`, or answers what it gave if `seq` is
     /// the last one performed for `pid` (a re-issued call).
     pub fn call(&mut self, pid: u64, seq: u64, op: ChanOp) -> ChanResult {
-        if let Some((last, r)) = self.done.get(&pid)
-            && *last == seq
-        {
-            return r.clone();
+        match self.done.get(&pid) {
+            // A receive that parked did nothing: asked again, it looks again (a message may
+            // have come meanwhile, and no wake-up would tell the re-parked caller).
+            Some((last, r)) if *last == seq && *r != ChanResult::Park => return r.clone(),
+            // A late copy of a call the process has completed (it has made later ones since:
+            // numbers only grow): never act on it. Its sender no longer waits for it.
+            Some((last, _)) if *last > seq => return ChanResult::Error(errno::EIO),
+            _ => {}
         }
         let r = self.exec(op);
         if self.done.insert(pid, (seq, r.clone())).is_none() {

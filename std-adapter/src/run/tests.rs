@@ -145,5 +145,12 @@ fn repeated_channel_calls_act_once() {
     assert_eq!(ch.call(2, 1, ChanOp::Recv(b, 64)), ChanResult::Data(b"one".to_vec()), "resent: same message");
     assert_eq!(ch.call(2, 2, ChanOp::Recv(b, 64)), ChanResult::Data(b"two".to_vec()));
     assert_eq!(ch.call(2, 3, ChanOp::Recv(b, 64)), ChanResult::Park);
+    // A receive that parked, asked again with its number, looks again.
+    assert_eq!(ch.call(1, 3, ChanOp::Send(a, b"late".to_vec())), ChanResult::Value(4));
+    assert_eq!(ch.call(2, 3, ChanOp::Recv(b, 64)), ChanResult::Data(b"late".to_vec()));
     assert_eq!(ch.call(2, 4, ChanOp::Recv(b, 64)), ChanResult::Park);
+    // A late copy of an earlier call (its process has gone on since) does not act.
+    assert_eq!(ch.call(1, 1, ChanOp::Send(a, b"one".to_vec())), ChanResult::Error(errno::EIO));
+    assert_eq!(ch.call(1, 4, ChanOp::Send(a, b"three".to_vec())), ChanResult::Value(5));
+    assert_eq!(ch.call(2, 5, ChanOp::Recv(b, 64)), ChanResult::Data(b"three".to_vec()), "one was not queued again");
 }
