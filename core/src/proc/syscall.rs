@@ -497,6 +497,18 @@ impl<const P: usize> Process<P> {
         host_call(self, i, store).ok().map(|c| (tid, c))
     }
 
+    /// The page the outstanding host call needs before it can be issued: a call left
+    /// outstanding by a migration (its process stopped while the host performed it elsewhere)
+    /// may name a buffer whose page is still remote after a post-copy hand-off; [`Process::pending`]
+    /// gives `None` for it until this page is installed.
+    pub fn pending_page<S: PageStore + ?Sized>(&self, store: &S) -> Option<u32> {
+        let i = self.cb.threads.iter().position(|t| t.state == ThreadState::HostCall)?;
+        match host_call(self, i, store) {
+            Err(Refuse::Mem(MemFault::NotPresent(vpn))) => Some(vpn),
+            _ => None,
+        }
+    }
+
     /// Answers the outstanding host call. For READ, FSTAT, READDIR and CHAN_RECV, write the
     /// data into the call's buffer with [`Process::write_guest`] first. A reply that does not
     /// fit the call (wrong kind, a count above the buffer, an errno outside 1..=4095) is

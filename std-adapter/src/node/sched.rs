@@ -179,6 +179,8 @@ fn slice<F: NodeFs>(
         // A call left outstanding (by a migration, or an answer dropped) is issued again.
         let call = match p.pending(store) {
             Some((_, call)) => call,
+            // Outstanding, but its buffer is on a page still remote (post-copy): fetch it.
+            None if let Some(vpn) = p.pending_page(store) => return Slice::PageFault(vpn),
             None => {
                 let left = budget.saturating_sub(p.cb.instret.wrapping_sub(start));
                 if left == 0 {

@@ -309,6 +309,17 @@ fn bad_buffers_fault_and_bad_replies_are_refused() {
     // The same call again while unanswered, and through `pending`.
     assert_eq!(p.run(&mut *s, Instant::ZERO, 100), e);
     assert_eq!(p.pending(&*s), Some((0, HostCall::Console { buf })));
+    assert_eq!(p.pending_page(&*s), None);
+    // Its buffer's page made remote (as after a post-copy hand-off): the call waits for it.
+    let vpn = buf.addr >> 12;
+    let mut copy = [0u8; 4096];
+    if let Some(page) = p.mem.read_page(&*s, vpn).unwrap() {
+        copy.copy_from_slice(page);
+    }
+    assert!(p.mem.map_remote(&mut *s, vpn));
+    assert_eq!((p.pending(&*s), p.pending_page(&*s)), (None, Some(vpn)));
+    p.mem.install_page(&mut *s, vpn, &copy).unwrap();
+    assert_eq!((p.pending(&*s), p.pending_page(&*s)), (Some((0, HostCall::Console { buf })), None));
     let instret = p.cb.instret;
     assert_eq!(p.complete(&mut *s, Reply::Value(5)), Err(ProcError::BadReply));
     assert_eq!(p.complete(&mut *s, Reply::Error(0)), Err(ProcError::BadReply));
