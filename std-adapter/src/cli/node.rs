@@ -205,14 +205,22 @@ pub fn migrate(pid: u64, from: &str, to: &str, strategy: Strategy) -> Result<Mig
         if !rep.found {
             return Err(CliError::new(exit::PROTOCOL, format!("{from}: forgot migration {}", r.id)));
         }
+        // The size is known once the source has made its offer (the first reports say 0).
         let total = u64::from(rep.mapped) * 4096;
-        let b = bar.get_or_insert_with(|| Progress::new(&format!("migrating {pid}"), total));
         let done = (rep.pages_sent * 4096).min(total);
+        if bar.is_none() && total > 0 {
+            bar = Some(Progress::new(&format!("migrating {pid}"), total));
+        }
         if rep.done {
-            b.finish(done);
+            if let Some(b) = bar.as_mut() {
+                // Moved: all of it is there (zero pages travel as announcements, not data).
+                b.finish(if rep.moved { total } else { done });
+            }
             return Ok(rep);
         }
-        b.update(done);
+        if let Some(b) = bar.as_mut() {
+            b.update(done);
+        }
         std::thread::sleep(POLL);
     }
 }
