@@ -462,8 +462,11 @@ fn failure_trials_every_strategy_exactly_once() {
         })
     };
     let (mut moved, mut stayed) = (0, 0);
+    // The slowest answer to PS (a plain table listing): how long a node kept its RPCs waiting.
+    let slowest = Mutex::new(Duration::ZERO);
     for st in ["stop-copy", "pre-copy", "post-copy", "hybrid"] {
         let strategy = cli::parse_strategy(st).unwrap();
+        let started = std::time::Instant::now();
         let mut done = 0;
         while done < trials {
             let batch = (trials - done).min(10);
@@ -471,6 +474,7 @@ fn failure_trials_every_strategy_exactly_once() {
                 let hs: Vec<_> = (0..batch)
                     .map(|k| {
                         let (a, b, g, args, pb, reference) = (&a, &b, &g, &args, &proxy_b.addr, &reference);
+                        let slowest = &slowest;
                         s.spawn(move || {
                             let pid = cli::spawn(a, g, args).unwrap();
                             std::thread::sleep(Duration::from_millis((k as u64 * 7) % 30));
@@ -479,8 +483,11 @@ fn failure_trials_every_strategy_exactly_once() {
                             assert_eq!((end.code, &end.console), (reference.code, &reference.console), "{st} {pid}");
                             assert_eq!((end.instret, end.checksum), (reference.instret, reference.checksum));
                             let here = |node: &str| {
+                                let t = std::time::Instant::now();
                                 let mut c = RpcClient::tcp(node.parse().unwrap(), Duration::from_secs(30)).unwrap();
                                 let list = c.call(proto::PROGRAM, proto::VERSION, proto::PS, &()).unwrap();
+                                let mut m = slowest.lock().unwrap();
+                                *m = (*m).max(t.elapsed());
                                 proto::ps_from_xdr(&list)
                                     .unwrap()
                                     .iter()
@@ -498,10 +505,12 @@ fn failure_trials_every_strategy_exactly_once() {
             stayed += results.iter().filter(|m| !**m).count();
             done += batch;
         }
+        eprintln!("{st}: {trials} trials in {:.1} s", started.elapsed().as_secs_f64());
     }
     stop.store(true, Ordering::SeqCst);
     chaos.join().unwrap();
-    eprintln!("{moved} trials moved the process, {stayed} left it at the source");
+    let slowest = slowest.into_inner().unwrap();
+    eprintln!("{moved} trials moved the process, {stayed} left it at the source; slowest PS {slowest:?}");
     assert!(moved > 0 && stayed > 0, "the chaos exercised both outcomes");
     drop((na, nb));
 }

@@ -86,14 +86,22 @@ fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
                 if state == ProcState::Running && (lp.stopped || lp.handed_off) {
                     state = ProcState::Stopped;
                 }
+                // Counting pages scans the whole page table under the node's lock: only for
+                // processes that still run (an ended one's memory is freed, or about to be),
+                // so a table full of ended processes does not make PS hold the lock for long.
+                let mem = &lp.process.mem;
+                let (pages, remote) = match lp.outcome {
+                    None => (mem.mapped_pages() as u32, mem.remote_pages() as u32),
+                    Some(_) => (0, 0),
+                };
                 PsEntry {
                     pid,
                     name: lp.name.clone(),
                     state,
                     code,
                     instret: lp.process.cb.instret,
-                    pages: lp.process.mem.mapped_pages() as u32,
-                    remote: lp.process.mem.remote_pages() as u32,
+                    pages,
+                    remote,
                     note,
                 }
             }
