@@ -94,16 +94,7 @@ fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
                     None => (mem.mapped_pages() as u32, mem.remote_pages() as u32),
                     Some(_) => (0, 0),
                 };
-                PsEntry {
-                    pid,
-                    name: lp.name.clone(),
-                    state,
-                    code,
-                    instret: lp.process.cb.instret,
-                    pages,
-                    remote,
-                    note,
-                }
+                PsEntry { pid, name: lp.name.clone(), state, code, instret: lp.process.cb.instret, pages, remote, note }
             }
             Entry::Moved { name, to } => PsEntry {
                 pid,
