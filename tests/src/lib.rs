@@ -9,6 +9,7 @@ pub mod client;
 pub mod fuse;
 pub mod ganesha;
 pub mod nfs;
+pub mod node;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

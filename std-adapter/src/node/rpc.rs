@@ -101,16 +101,15 @@ fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
                         _ => String::new(),
                     };
                 }
-                PsEntry {
-                    pid,
-                    name: lp.name.clone(),
-                    state,
-                    code,
-                    instret: lp.process.cb.instret,
-                    pages: lp.process.mem.mapped_pages() as u32,
-                    remote: lp.process.mem.remote_pages() as u32,
-                    note,
-                }
+                // Counting pages scans the whole page table under the node's lock: only for
+                // processes that still run (an ended one's memory is freed, or about to be),
+                // so a table full of ended processes does not make PS hold the lock for long.
+                let mem = &lp.process.mem;
+                let (pages, remote) = match lp.outcome {
+                    None => (mem.mapped_pages() as u32, mem.remote_pages() as u32),
+                    Some(_) => (0, 0),
+                };
+                PsEntry { pid, name: lp.name.clone(), state, code, instret: lp.process.cb.instret, pages, remote, note }
             }
             Entry::Moved { name, to } => PsEntry {
                 pid,
