@@ -59,3 +59,33 @@ PY
         for _ in $(seq 100); do "$tern" ps --node "$n" >/dev/null 2>&1 && break; sleep 0.1; done
     done
 done
+
+# Channel round trips (chan-peer ping/pong, no pause) with both ends at their home node, and
+# with ping moved to the other node before the first round trip (its channel calls then
+# travel to the home node in CHAN calls; a receive that parks there asks again every 2 ms).
+# Timed from pong's spawn to the end `tern wait` sees (it polls every few ms: rounds are many
+# enough to hide that).
+chan=examples/guests/target/riscv32imac-unknown-none-elf/release/chan-peer
+pair() { # pair NAME ROUNDS MOVE: seconds
+    local pong ping t0 t1
+    # Ping starts first: it sends its first message and waits for pong, so it can be moved
+    # before a single round trip is made.
+    ping=$("$tern" spawn --node "$a" "$chan" ping "$1" "$2")
+    if [ "$3" = yes ]; then
+        "$tern" migrate "$ping" --from "$a" --to "$b" --strategy stop-copy >/dev/null
+    fi
+    t0=$(date +%s.%N)
+    pong=$("$tern" spawn --node "$a" "$chan" pong "$1")
+    "$tern" wait "$ping" --node "$a" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    "$tern" wait "$pong" --node "$a" >/dev/null 2>&1
+    python3 -c "print(f'{$t1 - $t0:.3f}')"
+}
+echo
+echo "| ping runs | round trips | seconds | round trips/s |"
+echo "|---|---|---|---|"
+for row in "home 50000 no" "away 2000 yes"; do
+    set -- $row
+    s=$(pair "bench-$1" "$2" "$3")
+    python3 -c "print(f'| {\"at its home node\" if \"$1\" == \"home\" else \"on the other node\"} | $2 | $s | {$2 / $s:,.0f} |')"
+done
