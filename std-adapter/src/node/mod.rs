@@ -14,7 +14,10 @@
 //!   it feeds it the messages that arrive, its timers and the process's page faults, sends
 //!   what it produces, and applies its events (stop, hand-off, resume, release);
 //! - the RPC server's connection threads answer the control program (spawn, ps, migrate,
-//!   wait) and hand migration messages to the pumps (`FRAMES` calls).
+//!   wait) and hand migration messages to the pumps (`FRAMES` calls), through four
+//!   dispatchers (connections spread over them by peer address), so one slow call does not
+//!   hold up the others; and one thread per channel call of a process away from home
+//!   (`forward`).
 //!
 //! # Exactly one node runs a process
 //! The scheduler runs a process only while it is not stopped by a migration, not handed off,
@@ -70,6 +73,10 @@ use crate::server::{Server, ServerConfig, ServerHandle};
 
 pub use self::migration::Input;
 pub use self::proto::{MigrationReport, ProcState, PsEntry, WaitReply};
+
+/// Dispatchers of a node's RPC server (each answers calls under its own lock; all share the
+/// node's state).
+const RPC_SHARDS: usize = 4;
 
 /// Console bytes a process keeps (older output is dropped beyond this, with a note).
 pub const MAX_CONSOLE_KEEP: usize = 512 * 1024;
@@ -320,7 +327,10 @@ pub fn start<F: NodeFs>(
         idle_timeout: Duration::from_secs(600),
         ..ServerConfig::default()
     };
-    let server = Server::new(rpc::NodeProgram::new(shared.clone()), scfg).spawn(Some(listener), None)?;
+    // Several dispatchers (connections spread over them by peer address), so a slow call (a
+    // large SPAWN, a PS of many processes) does not hold up other callers, peers' FRAMES above all.
+    let programs = (0..RPC_SHARDS).map(|_| rpc::NodeProgram::new(shared.clone())).collect();
+    let server = Server::sharded(programs, scfg).spawn(Some(listener), None)?;
     let s = shared.clone();
     let sched = std::thread::Builder::new().name("tern-sched".into()).spawn(move || sched::run(&s))?;
     let s = shared;
