@@ -21,9 +21,22 @@ pub const STRATEGIES: [&str; 4] = ["stop-copy", "pre-copy", "post-copy", "hybrid
 
 /// A `tern node` child process, stopped by PID when dropped.
 pub struct Node {
-    _guard: ChildGuard,
+    guard: ChildGuard,
     /// Its address.
     pub addr: String,
+}
+
+impl Node {
+    /// Its resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.guard.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 /// Starts `tern node` on a free port with `extra` arguments and waits until it answers.
@@ -43,7 +56,7 @@ pub fn start_node_at(addr: &str, extra: &[&str]) -> Node {
             .is_ok()
     });
     assert!(up, "tern node did not come up");
-    Node { _guard: guard, addr: addr.to_string() }
+    Node { guard, addr: addr.to_string() }
 }
 
 /// Runs `tern ARGS`: exit code, stdout, stderr.

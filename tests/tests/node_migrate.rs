@@ -238,3 +238,28 @@ fn killed_migration_connections_across_real_nodes_lose_nothing() {
     }
     drop((proxy_a, proxy_b));
 }
+
+/// A node keeps what `ps` and `wait` show of an ended process, not its memory: a live process
+/// holds a 512 KiB page table, so 200 of them would take 100 MiB.
+#[test]
+fn ended_processes_leave_their_memory() {
+    let a = start_node(&[]);
+    let g = guest("memory-worker");
+    let mut pids = Vec::new();
+    let mut before = 0;
+    for i in 0..200 {
+        // One at a time: what is measured is what stays, not how many ran at once.
+        let pid = spawn(&a.addr, &g, &["2", "1", "1", "0"]);
+        assert_eq!(wait(&pid, &a.addr).code, 0);
+        pids.push(pid);
+        if i == 9 {
+            before = a.rss_kib();
+        }
+    }
+    // Still listed and waitable after they ended.
+    let (_, out, _) = tern(&["ps", "--node", &a.addr]);
+    assert_eq!(out.lines().filter(|l| l.contains(" exit 0 ")).count(), 200, "{out}");
+    assert_eq!(wait(&pids[0], &a.addr).code, 0);
+    let grown = a.rss_kib().saturating_sub(before);
+    assert!(grown < 20 * 1024, "the node grew by {grown} KiB for 190 ended processes");
+}

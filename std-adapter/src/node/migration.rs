@@ -198,6 +198,7 @@ pub(crate) fn start_source<F: NodeFs>(
         let lp = match st.procs.get_mut(&pid) {
             Some(Entry::Live(lp)) => lp,
             Some(Entry::Moved { .. }) => return Err((status::NO_PROCESS, "the process moved to another node")),
+            Some(Entry::Ended(_)) => return Err((status::BUSY, "the process has ended")),
             None => return Err((status::NO_PROCESS, "no such process on this node")),
         };
         if lp.outcome.is_some() {
@@ -356,6 +357,7 @@ fn source_pump<F: NodeFs>(
                 } else if lp.outcome.is_some() {
                     lp.process.mem.clear(store);
                 }
+                super::settle(&mut st, pid);
             }
             if kick || finished {
                 shared.kick(&mut st);
@@ -444,6 +446,9 @@ fn dest_pump<F: NodeFs>(
             let mut st = shared.state();
             let now = core_now();
             let finished = dest_step(&mut st, &mut dest, mid, &mut pid, &frames, &mut faults, now, &mut out, &mut buf);
+            if finished && let Some(p) = pid {
+                super::settle(&mut st, p);
+            }
             shared.kick(&mut st);
             finished || shared.shutdown.load(std::sync::atomic::Ordering::SeqCst)
         };

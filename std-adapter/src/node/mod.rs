@@ -32,6 +32,11 @@
 //! once from the node where the process ended; a node a process left keeps a forwarding
 //! address (the destination it was handed to), and `tern wait` follows it.
 //!
+//! # What a node remembers
+//! A process that ended and that no migration reads any more becomes an `Ended` entry
+//! (what `ps` and `wait` show, without its memory: a live process holds a 512 KiB page table);
+//! the last [`MAX_HISTORY`] ended or moved processes are remembered, older ones forgotten.
+//!
 //! # Channels follow their processes
 //! A channel is kept by the home node of the process that opened it (where it was spawned;
 //! the address travels with the process). At home a channel call is performed inside the
@@ -57,7 +62,7 @@ pub mod proto;
 mod rpc;
 mod sched;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -172,12 +177,67 @@ impl LiveProc {
     }
 }
 
+/// A process that ended here, as `ps` and `wait` still show it (its memory and page table
+/// are gone).
+pub(crate) struct Ended {
+    pub(crate) name: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) console: Vec<u8>,
+    pub(crate) instret: u64,
+    pub(crate) checksum: u64,
+}
+
 /// A process table entry.
 pub(crate) enum Entry {
-    /// Here (running, stopped, or ended with its outcome).
+    /// Here (running, stopped, or ended with its outcome while a migration still reads it).
     Live(Box<LiveProc>),
+    /// Ended here.
+    Ended(Box<Ended>),
     /// Handed to the node at this address.
     Moved { name: String, to: String },
+}
+
+/// Ended and moved processes a node remembers (for `wait` and forwarding); the oldest are
+/// forgotten beyond this many.
+pub const MAX_HISTORY: usize = 4096;
+
+/// Turns process `pid` into an [`Entry::Ended`] if it ended and no migration reads it any
+/// more (a live process keeps a 512 KiB page table), and remembers it in the node's history;
+/// the oldest ended or moved entries beyond [`MAX_HISTORY`] are forgotten. Call it when a
+/// process may have ended or a migration of it finished.
+pub(crate) fn settle<F>(st: &mut State<F>, pid: u64) {
+    let done = match st.procs.get_mut(&pid) {
+        Some(Entry::Live(lp)) if lp.pump.is_none() => match lp.outcome {
+            Some(outcome) => Some(Entry::Ended(Box::new(Ended {
+                name: std::mem::take(&mut lp.name),
+                outcome,
+                console: std::mem::take(&mut lp.console),
+                instret: lp.process.cb.instret,
+                checksum: lp.checksum,
+            }))),
+            None => None,
+        },
+        Some(Entry::Moved { .. }) if !st.history.contains(&pid) => {
+            st.history.push_back(pid);
+            None
+        }
+        _ => None,
+    };
+    let Some(done) = done else { return trim(st) };
+    if let Some(Entry::Live(mut lp)) = st.procs.insert(pid, done) {
+        lp.process.mem.clear(&mut st.store);
+    }
+    st.history.push_back(pid);
+    trim(st);
+}
+
+fn trim<F>(st: &mut State<F>) {
+    while st.history.len() > MAX_HISTORY {
+        let Some(old) = st.history.pop_front() else { break };
+        if matches!(st.procs.get(&old), Some(Entry::Ended(_) | Entry::Moved { .. })) {
+            st.procs.remove(&old);
+        }
+    }
 }
 
 /// Everything the node's threads share under one lock.
@@ -189,6 +249,8 @@ pub(crate) struct State<F> {
     pub(crate) incoming: HashMap<MigrationId, Box<LiveProc>>,
     /// Source-side figures of migrations started here.
     pub(crate) reports: HashMap<u64, MigrationReport>,
+    /// Ended and moved processes, oldest first ([`settle`]).
+    pub(crate) history: VecDeque<u64>,
     /// Set by anyone who made a process runnable; the scheduler clears it.
     pub(crate) kicked: bool,
 }
@@ -306,6 +368,7 @@ pub fn start<F: NodeFs>(
             procs: BTreeMap::new(),
             incoming: HashMap::new(),
             reports: HashMap::new(),
+            history: VecDeque::new(),
             kicked: false,
         }),
         kick: Condvar::new(),

@@ -111,6 +111,10 @@ fn ps<F: NodeFs>(shared: &Shared<F>) -> Vec<PsEntry> {
                 };
                 PsEntry { pid, name: lp.name.clone(), state, code, instret: lp.process.cb.instret, pages, remote, note }
             }
+            Entry::Ended(e) => {
+                let (state, code, note) = outcome_state(&Some(e.outcome));
+                PsEntry { pid, name: e.name.clone(), state, code, instret: e.instret, pages: 0, remote: 0, note }
+            }
             Entry::Moved { name, to } => PsEntry {
                 pid,
                 name: name.clone(),
@@ -178,6 +182,10 @@ fn wait<F: NodeFs>(shared: &Shared<F>, pid: u64) -> WaitReply {
             let (state, code, note) = outcome_state(&lp.outcome);
             let (instret, checksum) = (lp.process.cb.instret, lp.checksum);
             WaitReply { state, code, note, console: lp.console.clone(), instret, checksum }
+        }
+        Some(Entry::Ended(e)) => {
+            let (state, code, note) = outcome_state(&Some(e.outcome));
+            WaitReply { state, code, note, console: e.console.clone(), instret: e.instret, checksum: e.checksum }
         }
     }
 }

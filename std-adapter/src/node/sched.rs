@@ -44,6 +44,7 @@ pub(super) fn run<F: NodeFs>(shared: &std::sync::Arc<Shared<F>>) {
             let mut notes = Notes::new();
             let mut jobs = Vec::new();
             let (b, w) = turn(&mut st, pid, now, shared.opts.budget, &shared.advertise, &mut notes, &mut jobs);
+            super::settle(&mut st, pid);
             busy |= b;
             wake = match (wake, w) {
                 (Some(a), Some(b)) => Some(a.min(b)),
