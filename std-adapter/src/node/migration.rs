@@ -421,6 +421,7 @@ fn dest_pump<F: NodeFs>(
         let mut lp = Box::new(LiveProc::new(String::new(), new_process(), String::new()));
         lp.stopped = true;
         lp.pump = Some((mid, tx));
+        lp.arriving = Some(mid);
         shared.state().incoming.insert(mid, lp);
     }
     let mut pid: Option<u64> = None;
@@ -447,6 +448,12 @@ fn dest_pump<F: NodeFs>(
             let now = core_now();
             let finished = dest_step(&mut st, &mut dest, mid, &mut pid, &frames, &mut faults, now, &mut out, &mut buf);
             if finished && let Some(p) = pid {
+                // This migration is over: the process may become an `Ended` entry now.
+                if let Some(Entry::Live(lp)) = st.procs.get_mut(&p)
+                    && lp.arriving == Some(mid)
+                {
+                    lp.arriving = None;
+                }
                 super::settle(&mut st, p);
             }
             shared.kick(&mut st);

@@ -143,6 +143,10 @@ pub(crate) struct LiveProc {
     pub(crate) forward: Option<u64>,
     /// Away from home and parked on a receive: wake it to ask again at this time.
     pub(crate) poll_at: Option<tern_core::time::Instant>,
+    /// The migration that brought it here, until that migration is over (a destination
+    /// confirms it has every page after it gives up the process's `pump`, and still needs the
+    /// process's entry for that).
+    pub(crate) arriving: Option<MigrationId>,
 }
 
 impl LiveProc {
@@ -152,6 +156,7 @@ impl LiveProc {
             chan_seq: 0,
             forward: None,
             poll_at: None,
+            arriving: None,
             name,
             process,
             stopped: false,
@@ -202,12 +207,13 @@ pub(crate) enum Entry {
 pub const MAX_HISTORY: usize = 4096;
 
 /// Turns process `pid` into an [`Entry::Ended`] if it ended and no migration reads it any
-/// more (a live process keeps a 512 KiB page table), and remembers it in the node's history;
+/// more (neither one it is in, nor the one that brought it here: a live process keeps a
+/// 512 KiB page table), and remembers it in the node's history;
 /// the oldest ended or moved entries beyond [`MAX_HISTORY`] are forgotten. Call it when a
 /// process may have ended or a migration of it finished.
 pub(crate) fn settle<F>(st: &mut State<F>, pid: u64) {
     let done = match st.procs.get_mut(&pid) {
-        Some(Entry::Live(lp)) if lp.pump.is_none() => match lp.outcome {
+        Some(Entry::Live(lp)) if lp.pump.is_none() && lp.arriving.is_none() => match lp.outcome {
             Some(outcome) => Some(Entry::Ended(Box::new(Ended {
                 name: std::mem::take(&mut lp.name),
                 outcome,
