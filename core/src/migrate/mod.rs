@@ -74,9 +74,13 @@
 //! | source committed, no `Committed` | **waits**, repeating `Commit`; never resumes | waits (as above) |
 //! | destination running, pages remote | keeps every page and serves requests and pushes | faulting threads wait; requests repeated until the pages arrive |
 //! | destination has every page | waits for `Confirm`, keeps its copy | repeats `Confirm` until `Finish` (or an abort: the source forgot the migration after releasing it) |
+//! | destination forgot the migration | releases on the "unknown migration" abort | — |
 //!
 //! An [`Body::Abort`] is obeyed only before the receiver committed (source) or prepared
-//! (destination); afterwards it is ignored. A node asked about a migration it has no state
+//! (destination); afterwards it is ignored, with one exception: a committed source that hears
+//! [`AbortReason::Unknown`] releases its copy (after `Ready` only a destination that finished,
+//! its `Confirm` lost, or one that crashed forgets a migration; no page is wanted any more, and
+//! the source still never runs the process). A node asked about a migration it has no state
 //! for answers with [`msg::reply_unknown`] (an abort). Hence: the process runs at the source
 //! until the source commits, and at the destination only after it, so it never runs on both;
 //! and it is never lost while both nodes live: before the commit the source still has it

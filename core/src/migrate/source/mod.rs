@@ -316,7 +316,17 @@ impl<'a> Source<'a> {
                 SourceState::Released => self.finish_due = true,
                 _ => return Err(Error::Protocol),
             },
-            Body::Abort(_) => match self.state {
+            Body::Abort(r) => match self.state {
+                // The destination no longer knows the migration. After its `Ready` only a
+                // destination that finished (its confirmation lost on the way) or one that
+                // crashed forgets: either way no page is wanted any more, and the process is
+                // never resumed here.
+                SourceState::Committed if r == AbortReason::Unknown => {
+                    self.state = SourceState::Released;
+                    self.plan = Step::Done;
+                    self.metrics.total = now - self.started;
+                    self.event(Event::Released);
+                }
                 SourceState::Committed | SourceState::Released => {}
                 _ => self.abort_now(now, proc, AbortReason::Peer, false),
             },

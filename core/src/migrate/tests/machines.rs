@@ -199,3 +199,34 @@ fn after_the_commit_aborts_are_ignored() {
     }
     assert_eq!(d2.state(), DestState::Finished);
 }
+
+/// A committed source whose destination forgot the migration (it finished and its
+/// confirmation was lost, or it crashed) releases instead of keeping the pages forever; an
+/// ordinary abort after the commit is still ignored, and the process never runs here again.
+#[test]
+fn a_committed_source_whose_destination_forgot_releases() {
+    let mut st = Storage::new(256);
+    let (sw, sc, dw, dc) = st.all();
+    let mut sp = FakeProcess::new(small());
+    let mut s = Source::new(t(0), ID, Strategy::PostCopy, test_cfg(), &sp, sw, sc).unwrap();
+    let mut buf = vec![0u8; MAX_MSG_LEN];
+    let n = s.poll_transmit(t(0), &mut sp, &mut buf).unwrap();
+    let mut d = Destination::new(t(0), &Msg::decode(&buf[..n]).unwrap(), test_cfg(), dw, dc).unwrap();
+    let mut dp = FakeProcess::empty(256);
+    exchange(&mut s, &mut sp, &mut d, &mut dp, t(1), |s, _| s.state() == SourceState::WorkingSet);
+    s.handle_timeout(t(10), &mut sp);
+    exchange(&mut s, &mut sp, &mut d, &mut dp, t(10), |_, d| d.state() == DestState::Running);
+    assert_eq!(s.state(), SourceState::Committed);
+    let peer = Msg { id: ID, seq: 0, ack: 0, body: Body::Abort(AbortReason::Peer) };
+    s.handle(t(11), &mut sp, &peer).unwrap();
+    assert_eq!(s.state(), SourceState::Committed);
+    // The destination's node answers a resent message of a migration it no longer knows.
+    let request = Msg { id: ID, seq: 0, ack: 0, body: Body::Request(1) };
+    let n = reply_unknown(&request, &mut buf).unwrap();
+    s.handle(t(12), &mut sp, &Msg::decode(&buf[..n]).unwrap()).unwrap();
+    assert!(s.is_finished() && s.state() == SourceState::Released);
+    assert!(!sp.running, "released, never resumed");
+    let events: Vec<Event> = core::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&Event::Released), "{events:?}");
+    assert!(!s.owns_process());
+}
