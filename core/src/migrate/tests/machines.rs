@@ -158,9 +158,10 @@ fn the_source_decides_the_hand_off() {
     assert_eq!(Msg::decode(&buf[..n]).unwrap().body, Body::Abort(AbortReason::Local));
 }
 
-#[test]
-fn after_the_commit_aborts_are_ignored() {
-    let mut st = Storage::new(256);
+/// A post-copy migration of `small()` driven over a perfect link until the destination runs
+/// the process (the source committed, pages still remote): source, its process, destination,
+/// its process, and a message buffer.
+fn committed_post_copy(st: &mut Storage) -> (Source<'_>, FakeProcess, Destination<'_>, FakeProcess, Vec<u8>) {
     let (sw, sc, dw, dc) = st.all();
     let mut sp = FakeProcess::new(small());
     let mut s = Source::new(t(0), ID, Strategy::PostCopy, test_cfg(), &sp, sw, sc).unwrap();
@@ -173,6 +174,14 @@ fn after_the_commit_aborts_are_ignored() {
     s.handle_timeout(t(10), &mut sp);
     exchange(&mut s, &mut sp, &mut d, &mut dp, t(10), |_, d| d.state() == DestState::Running);
     assert!(dp.running && !sp.running && d.remote_pages() > 0);
+    assert_eq!(s.state(), SourceState::Committed);
+    (s, sp, d, dp, buf)
+}
+
+#[test]
+fn after_the_commit_aborts_are_ignored() {
+    let mut st = Storage::new(256);
+    let (mut s, mut sp, mut d, mut dp, mut buf) = committed_post_copy(&mut st);
     assert_eq!(s.abort(t(11), &mut sp), Err(Error::Committed));
     let abort = Msg { id: ID, seq: 0, ack: 0, body: Body::Abort(AbortReason::Peer) };
     s.handle(t(11), &mut sp, &abort).unwrap();
@@ -206,17 +215,7 @@ fn after_the_commit_aborts_are_ignored() {
 #[test]
 fn a_committed_source_whose_destination_forgot_releases() {
     let mut st = Storage::new(256);
-    let (sw, sc, dw, dc) = st.all();
-    let mut sp = FakeProcess::new(small());
-    let mut s = Source::new(t(0), ID, Strategy::PostCopy, test_cfg(), &sp, sw, sc).unwrap();
-    let mut buf = vec![0u8; MAX_MSG_LEN];
-    let n = s.poll_transmit(t(0), &mut sp, &mut buf).unwrap();
-    let mut d = Destination::new(t(0), &Msg::decode(&buf[..n]).unwrap(), test_cfg(), dw, dc).unwrap();
-    let mut dp = FakeProcess::empty(256);
-    exchange(&mut s, &mut sp, &mut d, &mut dp, t(1), |s, _| s.state() == SourceState::WorkingSet);
-    s.handle_timeout(t(10), &mut sp);
-    exchange(&mut s, &mut sp, &mut d, &mut dp, t(10), |_, d| d.state() == DestState::Running);
-    assert_eq!(s.state(), SourceState::Committed);
+    let (mut s, mut sp, _d, _dp, mut buf) = committed_post_copy(&mut st);
     let peer = Msg { id: ID, seq: 0, ack: 0, body: Body::Abort(AbortReason::Peer) };
     s.handle(t(11), &mut sp, &peer).unwrap();
     assert_eq!(s.state(), SourceState::Committed);
